@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs everything portcullis needs to build and to run its test suite on a
+# fresh Debian machine: the C toolchain bits pingora's zlib-ng wants (cmake),
+# the real components the tests talk to (nginx, Redis, Chromium), and the Node
+# packages of the test IdP. Safe to run again; it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v cmake >/dev/null || need_apt+=(cmake)
+command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
+command -v redis-server >/dev/null || need_apt+=(redis-server)
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v openssl >/dev/null || need_apt+=(openssl)
+command -v node >/dev/null || need_apt+=(nodejs npm)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]}" >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+# Node packages for the test IdP (oidc-provider) and the browser driver.
+if [ ! -d tests/idp/node_modules ] || [ tests/idp/package-lock.json -nt tests/idp/node_modules ]; then
+  echo "setup: installing test IdP packages" >&2
+  (cd tests/idp && npm ci --no-audit --no-fund --loglevel=error)
+fi
+echo "setup: done" >&2

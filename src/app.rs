@@ -1,0 +1,100 @@
+//! The running gate's shared state, built once from a validated [`Config`].
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+
+use crate::access::AccessPolicy;
+use crate::audit::Audit;
+use crate::config::{Config, StoreConfig};
+use crate::provider::http::BackChannel;
+use crate::provider::Providers;
+use crate::public_url::OriginResolver;
+use crate::session::codec::{Codec, Purpose};
+use crate::session::Sessions;
+use crate::store::memory::MemoryStore;
+use crate::store::Store;
+
+/// Why the gate could not be built from a valid config.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("`upstream.url`: cannot resolve `{0}`; check the host name")]
+    UpstreamUnresolvable(String),
+    #[error("{0}")]
+    Http(String),
+}
+
+/// Everything a request needs, shared by all of them.
+pub struct App {
+    pub config: Config,
+    pub resolver: OriginResolver,
+    pub sessions: Sessions,
+    pub pkce: Codec,
+    pub pkce_cookie: String,
+    pub providers: Providers,
+    pub store: Arc<dyn Store>,
+    pub access: AccessPolicy,
+    pub audit: Audit,
+    /// The upstream's socket address, resolved once at start (no DNS on the request path).
+    pub upstream_addr: SocketAddr,
+    /// A notice shown on the login page (demo mode).
+    pub banner: Option<String>,
+}
+
+impl App {
+    pub fn new(config: Config, audit: Audit) -> Result<Self, StartError> {
+        let upstream_addr = config
+            .upstream
+            .address
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| StartError::UpstreamUnresolvable(config.upstream.address.clone()))?;
+        let s = &config.session;
+        let sessions = Sessions::new(
+            Codec::new(Purpose::Session, &s.secret, &s.previous_secrets),
+            s.ttl,
+            s.cookie_name.clone(),
+        );
+        let pkce = Codec::new(Purpose::Pkce, &s.secret, &s.previous_secrets);
+        let pkce_cookie = format!("{}_pkce", s.cookie_name);
+        let backchannel = BackChannel::new().map_err(StartError::Http)?;
+        let providers = Providers::from_config(&config.providers, backchannel);
+        let store: Arc<dyn Store> = match config.store {
+            StoreConfig::Memory => Arc::new(MemoryStore::new()),
+        };
+        let resolver = OriginResolver {
+            public_url: config.server.public_url.clone(),
+            trusted_proxies: config.server.trusted_proxies.clone(),
+            allowed_hosts: config.server.allowed_hosts.clone(),
+        };
+        Ok(Self {
+            access: AccessPolicy::new(config.access.clone()),
+            resolver,
+            sessions,
+            pkce,
+            pkce_cookie,
+            providers,
+            store,
+            audit,
+            upstream_addr,
+            banner: None,
+            config,
+        })
+    }
+
+    /// Fetches every provider's discovery document once, so the first login is fast
+    /// and a misconfigured issuer shows at start. Unreachable providers are reported
+    /// and retried on their first login.
+    pub async fn warm_up(&self) {
+        for p in self.providers.iter() {
+            match p.warm_up().await {
+                Ok(()) => tracing::info!(provider = p.id(), "provider ready"),
+                Err(e) => tracing::warn!(
+                    provider = p.id(),
+                    error = %e,
+                    "provider not ready at start; logins with it retry discovery"
+                ),
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! The config file as written: serde structs that refuse unknown keys.
+//!
+//! Nothing here is validated beyond its TOML type; `Config::from_file` turns these
+//! into types that cannot hold an invalid value.
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub server: ServerFile,
+    pub upstream: UpstreamFile,
+    pub session: SessionFile,
+    #[serde(default)]
+    pub tickets: TicketsFile,
+    #[serde(default)]
+    pub store: StoreFile,
+    #[serde(default)]
+    pub access: AccessFile,
+    #[serde(default)]
+    pub providers: Vec<ProviderFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerFile {
+    pub listen: String,
+    pub public_url: Option<String>,
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    pub allowed_hosts: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamFile {
+    pub url: String,
+    #[serde(default)]
+    pub preserve_host: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionFile {
+    pub secret: String,
+    #[serde(default)]
+    pub previous_secrets: Vec<String>,
+    pub ttl: Option<String>,
+    pub cookie_name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicketsFile {
+    pub ttl: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreFile {
+    pub kind: Option<String>,
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessFile {
+    #[serde(default)]
+    pub allowed_emails: Vec<String>,
+    #[serde(default)]
+    pub allowed_domains: Vec<String>,
+}
+
+/// One `[[providers]]` entry. Every kind's keys are listed here so that a key that
+/// belongs to no kind is refused by serde; which keys a kind needs is checked in
+/// `config::provider`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderFile {
+    pub id: Option<String>,
+    pub kind: Option<String>,
+    pub display_name: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub issuer: Option<String>,
+    pub authorize_url: Option<String>,
+    pub token_url: Option<String>,
+    pub userinfo_url: Option<String>,
+}

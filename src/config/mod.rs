@@ -1,0 +1,510 @@
+//! Configuration: the TOML file, `${NAME}` interpolation and validation into a
+//! [`Config`] that cannot hold an invalid value.
+//!
+//! Every error names the key and says how to fix it. Provider problems are kept per
+//! provider (`Config::provider_errors`) so that one bad provider does not hide the
+//! others; with no usable provider at all, loading fails and lists every reason.
+
+mod file;
+pub mod summary;
+mod interpolate;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use url::Url;
+
+use crate::public_url::{HostPattern, PublicUrl};
+use crate::secret::Secret;
+use file::{FileConfig, ProviderFile};
+
+/// Shortest `session.secret` accepted, in bytes.
+pub const MIN_SECRET_LEN: usize = 32;
+/// The environment variable that, when non-empty, overrides `server.public_url`.
+pub const PUBLIC_URL_ENV: &str = "PORTCULLIS_PUBLIC_URL";
+
+/// Everything wrong with a config, in words for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config is not valid TOML: {0}")]
+    Syntax(String),
+    #[error("`{key}`: {message}")]
+    Invalid { key: String, message: String },
+    #[error("`{key}` uses ${{{name}}}, but the environment variable {name} is not set; set it (for Fly: `fly secrets set {name}=…`) or write the value in the file")]
+    UnsetVariable { name: String, key: String },
+    #[error("no usable identity provider; fix at least one [[providers]] entry:\n{}", list_reasons(.0))]
+    NoUsableProvider(Vec<ProviderError>),
+}
+
+impl ConfigError {
+    pub(crate) fn invalid(key: &str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            key: key.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Why one `[[providers]]` entry cannot be used.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("provider `{id}`: {reason}")]
+pub struct ProviderError {
+    pub id: String,
+    pub reason: String,
+}
+
+fn list_reasons(errors: &[ProviderError]) -> String {
+    if errors.is_empty() {
+        return "  - none is configured: add a [[providers]] section (see config/portcullis.example.toml)".into();
+    }
+    errors
+        .iter()
+        .map(|e| format!("  - {e}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub upstream: UpstreamConfig,
+    pub session: SessionConfig,
+    pub tickets: TicketsConfig,
+    pub store: StoreConfig,
+    pub access: AccessConfig,
+    pub providers: Vec<ProviderConfig>,
+    /// Providers that were configured but cannot be used, with the reason.
+    pub provider_errors: Vec<ProviderError>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub public_url: Option<PublicUrl>,
+    pub trusted_proxies: Vec<IpNet>,
+    /// Empty: any host.
+    pub allowed_hosts: Vec<HostPattern>,
+}
+
+#[derive(Debug, Clone)]
+pub struct UpstreamConfig {
+    pub url: Url,
+    /// `host:port` to connect to.
+    pub address: String,
+    /// The upstream's own authority, sent as `Host` unless `preserve_host`.
+    pub authority: String,
+    /// `http://authority`, sent as `Origin` in place of the public origin.
+    pub origin: String,
+    pub preserve_host: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub secret: Secret,
+    pub previous_secrets: Vec<Secret>,
+    pub ttl: Duration,
+    /// The base name; the `__Host-`/`__Secure-` prefix is added per request.
+    pub cookie_name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct TicketsConfig {
+    pub ttl: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    Memory,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AccessConfig {
+    /// Lower-case addresses.
+    pub allowed_emails: Vec<String>,
+    /// Lower-case domains, without `@`.
+    pub allowed_domains: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    pub id: String,
+    pub display_name: String,
+    pub client_id: String,
+    pub client_secret: Option<Secret>,
+    pub scopes: Vec<String>,
+    pub kind: ProviderKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum ProviderKind {
+    /// OpenID Connect with discovery from `issuer`.
+    Oidc { issuer: Url },
+}
+
+impl Config {
+    /// Reads and validates the file at `path` with the process environment.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text, &|name| std::env::var(name).ok())
+    }
+
+    /// Parses and validates config text, reading `${NAME}` from `env`.
+    pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut value: toml::Value =
+            toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+        interpolate::interpolate(&mut value, "", env)?;
+        let file: FileConfig = serde_path_to_error::deserialize(value).map_err(|e| {
+            let key = e.path().to_string();
+            ConfigError::invalid(
+                if key == "." { "(top level)" } else { &key },
+                format!(
+                    "{}; see config/portcullis.example.toml for every key",
+                    e.into_inner().to_string().trim_end_matches(" in `(top level)`")
+                ),
+            )
+        })?;
+        let public_url_override = env(PUBLIC_URL_ENV).filter(|v| !v.trim().is_empty());
+        Self::validate(file, public_url_override)
+    }
+
+    fn validate(file: FileConfig, public_url_override: Option<String>) -> Result<Self, ConfigError> {
+        let server = validate_server(file.server, public_url_override)?;
+        let upstream = validate_upstream(file.upstream)?;
+        let session = validate_session(file.session)?;
+        let tickets = TicketsConfig {
+            ttl: duration("tickets.ttl", file.tickets.ttl.as_deref(), "30s")?,
+        };
+        if tickets.ttl > Duration::from_secs(600) || tickets.ttl.is_zero() {
+            return Err(ConfigError::invalid(
+                "tickets.ttl",
+                "must be between 1s and 10m; tickets are meant to be used at once",
+            ));
+        }
+        let store = match (file.store.kind.as_deref(), file.store.url) {
+            (None | Some("memory"), None) => StoreConfig::Memory,
+            (None | Some("memory"), Some(_)) => {
+                return Err(ConfigError::invalid(
+                    "store.url",
+                    "is only used with kind = \"redis\"; remove it",
+                ))
+            }
+            (Some("redis"), _) => {
+                return Err(ConfigError::invalid(
+                    "store.kind",
+                    "\"redis\" is not available in this version; use \"memory\" (one instance)",
+                ))
+            }
+            (Some(other), _) => {
+                return Err(ConfigError::invalid(
+                    "store.kind",
+                    format!("`{other}` is not a store kind; use \"memory\""),
+                ))
+            }
+        };
+        let access = validate_access(file.access)?;
+
+        let mut providers = Vec::new();
+        let mut provider_errors = Vec::new();
+        for (i, p) in file.providers.into_iter().enumerate() {
+            match validate_provider(i, p) {
+                Ok(p) if providers.iter().any(|q: &ProviderConfig| q.id == p.id) => {
+                    provider_errors.push(ProviderError {
+                        id: p.id,
+                        reason: "the id is used by an earlier provider; ids must be unique".into(),
+                    })
+                }
+                Ok(p) => providers.push(p),
+                Err(e) => provider_errors.push(e),
+            }
+        }
+        if providers.is_empty() {
+            return Err(ConfigError::NoUsableProvider(provider_errors));
+        }
+        Ok(Self {
+            server,
+            upstream,
+            session,
+            tickets,
+            store,
+            access,
+            providers,
+            provider_errors,
+        })
+    }
+}
+
+fn validate_server(
+    s: file::ServerFile,
+    public_url_override: Option<String>,
+) -> Result<ServerConfig, ConfigError> {
+    let listen = s.listen.parse().map_err(|_| {
+        ConfigError::invalid(
+            "server.listen",
+            format!("`{}` is not an address; write e.g. \"0.0.0.0:8080\"", s.listen),
+        )
+    })?;
+    let (key, raw) = match public_url_override {
+        Some(v) => (PUBLIC_URL_ENV, Some(v)),
+        None => ("server.public_url", s.public_url),
+    };
+    let public_url = raw
+        .map(|raw| {
+            PublicUrl::parse(raw.trim()).map_err(|m| {
+                ConfigError::invalid(
+                    key,
+                    format!("{m}; write the full URL people browse to, e.g. \"https://dash.example.com\""),
+                )
+            })
+        })
+        .transpose()?;
+    let trusted_proxies = s
+        .trusted_proxies
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| parse_cidr(raw).map_err(|m| ConfigError::invalid(&format!("server.trusted_proxies[{i}]"), m)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let allowed_hosts = match s.allowed_hosts {
+        Some(list) => list
+            .iter()
+            .enumerate()
+            .map(|(i, raw)| {
+                HostPattern::parse(raw)
+                    .map_err(|m| ConfigError::invalid(&format!("server.allowed_hosts[{i}]"), m))
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        None => match &public_url {
+            Some(u) => vec![HostPattern::parse(&u.host)
+                .map_err(|m| ConfigError::invalid("server.public_url", m))?],
+            None => Vec::new(),
+        },
+    };
+    Ok(ServerConfig {
+        listen,
+        public_url,
+        trusted_proxies,
+        allowed_hosts,
+    })
+}
+
+fn parse_cidr(raw: &str) -> Result<IpNet, String> {
+    raw.parse::<IpNet>()
+        .or_else(|_| raw.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("`{raw}` is not an address or CIDR block such as \"10.0.0.0/8\""))
+}
+
+fn validate_upstream(u: file::UpstreamFile) -> Result<UpstreamConfig, ConfigError> {
+    const KEY: &str = "upstream.url";
+    let url = Url::parse(&u.url).map_err(|e| {
+        ConfigError::invalid(KEY, format!("`{}` is not a URL ({e}); write e.g. \"http://127.0.0.1:9119\"", u.url))
+    })?;
+    if url.scheme() != "http" {
+        return Err(ConfigError::invalid(
+            KEY,
+            "must be http://; portcullis speaks plain HTTP to a dashboard beside it (loopback or a private network)",
+        ));
+    }
+    let host = url
+        .host_str()
+        .ok_or_else(|| ConfigError::invalid(KEY, "has no host"))?;
+    if url.path() != "/" || url.query().is_some() {
+        return Err(ConfigError::invalid(
+            KEY,
+            "must be scheme, host and port only (no path or query)",
+        ));
+    }
+    let port = url.port_or_known_default().unwrap_or(80);
+    let authority = match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    };
+    Ok(UpstreamConfig {
+        address: format!("{host}:{port}"),
+        origin: format!("http://{authority}"),
+        authority,
+        url,
+        preserve_host: u.preserve_host,
+    })
+}
+
+fn validate_session(s: file::SessionFile) -> Result<SessionConfig, ConfigError> {
+    let check = |key: &str, secret: &str| {
+        if secret.len() < MIN_SECRET_LEN {
+            Err(ConfigError::invalid(
+                key,
+                format!(
+                    "is {} bytes; at least {MIN_SECRET_LEN} are needed. Make one with `portcullis secret`",
+                    secret.len()
+                ),
+            ))
+        } else {
+            Ok(Secret::new(secret))
+        }
+    };
+    let secret = check("session.secret", &s.secret)?;
+    let previous_secrets = s
+        .previous_secrets
+        .iter()
+        .enumerate()
+        .map(|(i, p)| check(&format!("session.previous_secrets[{i}]"), p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let ttl = duration("session.ttl", s.ttl.as_deref(), "12h")?;
+    if ttl < Duration::from_secs(60) || ttl > Duration::from_secs(30 * 24 * 3600) {
+        return Err(ConfigError::invalid(
+            "session.ttl",
+            "must be between 1m and 30d",
+        ));
+    }
+    let cookie_name = s.cookie_name.unwrap_or_else(|| "portcullis_session".into());
+    if cookie_name.is_empty()
+        || cookie_name.starts_with("__")
+        || !cookie_name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(ConfigError::invalid(
+            "session.cookie_name",
+            "use letters, digits, `_` and `-` only, without a `__Host-`/`__Secure-` prefix (it is added for you)",
+        ));
+    }
+    Ok(SessionConfig {
+        secret,
+        previous_secrets,
+        ttl,
+        cookie_name,
+    })
+}
+
+fn validate_access(a: file::AccessFile) -> Result<AccessConfig, ConfigError> {
+    let mut access = AccessConfig::default();
+    for (i, e) in a.allowed_emails.iter().enumerate() {
+        let e = e.trim().to_ascii_lowercase();
+        if e.matches('@').count() != 1 || e.starts_with('@') || e.ends_with('@') {
+            return Err(ConfigError::invalid(
+                &format!("access.allowed_emails[{i}]"),
+                format!("`{e}` is not an email address"),
+            ));
+        }
+        access.allowed_emails.push(e);
+    }
+    for (i, d) in a.allowed_domains.iter().enumerate() {
+        let d = d.trim().trim_start_matches('@').to_ascii_lowercase();
+        if d.is_empty() || d.contains('@') || !d.contains('.') {
+            return Err(ConfigError::invalid(
+                &format!("access.allowed_domains[{i}]"),
+                format!("`{d}` is not a domain such as \"example.com\""),
+            ));
+        }
+        access.allowed_domains.push(d);
+    }
+    Ok(access)
+}
+
+fn validate_provider(index: usize, p: ProviderFile) -> Result<ProviderConfig, ProviderError> {
+    let id = p.id.clone().unwrap_or_else(|| format!("providers[{index}]"));
+    let fail = |reason: String| ProviderError {
+        id: id.clone(),
+        reason,
+    };
+    if p.id.is_none() {
+        return Err(fail("`id` is missing; give each provider a short id such as \"google\"".into()));
+    }
+    if id.is_empty()
+        || id.len() > 64
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(fail("`id` must be 1-64 letters, digits, `-` or `_`".into()));
+    }
+    let client_id = p
+        .client_id
+        .clone()
+        .filter(|c| !c.trim().is_empty())
+        .ok_or_else(|| fail("`client_id` is missing; copy it from the IdP's app registration".into()))?;
+    let client_secret = p.client_secret.clone().filter(|s| !s.is_empty()).map(Secret::new);
+    let kind = match p.kind.as_deref() {
+        Some("oidc") => {
+            if p.authorize_url.is_some() || p.token_url.is_some() || p.userinfo_url.is_some() {
+                return Err(fail(
+                    "`authorize_url`/`token_url`/`userinfo_url` are not used with kind = \"oidc\" (endpoints come from discovery); remove them".into(),
+                ));
+            }
+            let raw = p
+                .issuer
+                .as_deref()
+                .ok_or_else(|| fail("`issuer` is missing; kind = \"oidc\" discovers everything from it".into()))?;
+            ProviderKind::Oidc {
+                issuer: endpoint_url(raw).map_err(|m| fail(format!("`issuer` {m}")))?,
+            }
+        }
+        Some(k @ ("github" | "oauth2")) => {
+            return Err(fail(format!(
+                "kind = \"{k}\" is not available in this version; use kind = \"oidc\""
+            )))
+        }
+        Some(other) => return Err(fail(format!("kind `{other}` is unknown; use \"oidc\""))),
+        None => return Err(fail("`kind` is missing; use \"oidc\"".into())),
+    };
+    let scopes = p
+        .scopes
+        .clone()
+        .unwrap_or_else(|| vec!["openid".into(), "email".into(), "profile".into()]);
+    if !scopes.iter().any(|s| s == "openid") {
+        return Err(fail("`scopes` must include \"openid\"".into()));
+    }
+    if scopes.iter().any(|s| s.is_empty() || s.contains(char::is_whitespace)) {
+        return Err(fail("`scopes` entries must be single words".into()));
+    }
+    Ok(ProviderConfig {
+        display_name: p.display_name.clone().unwrap_or_else(|| id.clone()),
+        id,
+        client_id,
+        client_secret,
+        scopes,
+        kind,
+    })
+}
+
+/// An IdP endpoint: https, or http on a loopback host (development and tests).
+pub fn endpoint_url(raw: &str) -> Result<Url, String> {
+    let url = Url::parse(raw).map_err(|e| format!("`{raw}` is not a URL ({e})"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => return Err(format!("`{raw}` has no host")),
+    };
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        "http" => Err(format!(
+            "`{raw}` must use https (plain http is accepted only on loopback, for development)"
+        )),
+        other => Err(format!("`{raw}` has scheme `{other}`; use https")),
+    }
+}
+
+fn duration(key: &str, raw: Option<&str>, default: &str) -> Result<Duration, ConfigError> {
+    let raw = raw.unwrap_or(default);
+    humantime::parse_duration(raw).map_err(|_| {
+        ConfigError::invalid(
+            key,
+            format!("`{raw}` is not a duration; write e.g. \"30s\", \"15m\" or \"12h\""),
+        )
+    })
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

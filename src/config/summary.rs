@@ -1,0 +1,78 @@
+//! `portcullis check`'s report: the resolved settings, secrets redacted, and the
+//! callback URL to register at each IdP.
+
+use std::fmt::Write;
+
+use super::{Config, ProviderKind};
+
+/// The resolved configuration as text for the operator.
+pub fn render(c: &Config) -> String {
+    let mut out = String::new();
+    let s = &c.server;
+    let _ = writeln!(out, "[server]\n  listen          = {}", s.listen);
+    match &s.public_url {
+        Some(u) => {
+            let _ = writeln!(out, "  public_url      = {}{}", u.origin(), u.prefix.as_str());
+        }
+        None => {
+            let _ = writeln!(out, "  public_url      = (from each request's Host and trusted X-Forwarded-*)");
+        }
+    }
+    let list = |v: Vec<String>| if v.is_empty() { "(none)".to_string() } else { v.join(", ") };
+    let _ = writeln!(
+        out,
+        "  trusted_proxies = {}",
+        list(s.trusted_proxies.iter().map(|n| n.to_string()).collect())
+    );
+    let _ = writeln!(
+        out,
+        "  allowed_hosts   = {}",
+        if s.allowed_hosts.is_empty() { "(any)".to_string() } else { format!("{} entries", s.allowed_hosts.len()) }
+    );
+    let _ = writeln!(
+        out,
+        "[upstream]\n  url             = {}\n  host sent       = {}",
+        c.upstream.url,
+        if c.upstream.preserve_host { "(the client's Host)" } else { &c.upstream.authority }
+    );
+    let _ = writeln!(
+        out,
+        "[session]\n  secret          = [redacted] ({} bytes)\n  previous_secrets= {} kept for reading\n  ttl             = {}\n  cookie_name     = {}",
+        c.session.secret.expose_secret().len(),
+        c.session.previous_secrets.len(),
+        humantime::format_duration(c.session.ttl),
+        c.session.cookie_name
+    );
+    let _ = writeln!(out, "[tickets]\n  ttl             = {}", humantime::format_duration(c.tickets.ttl));
+    let _ = writeln!(out, "[store]\n  kind            = memory");
+    let _ = writeln!(
+        out,
+        "[access]\n  allowed_emails  = {}\n  allowed_domains = {}",
+        list(c.access.allowed_emails.clone()),
+        list(c.access.allowed_domains.clone())
+    );
+    if c.access.allowed_emails.is_empty() && c.access.allowed_domains.is_empty() {
+        let _ = writeln!(out, "  warning: both lists are empty, so ANY account the providers accept may sign in");
+    }
+    let callback = match &s.public_url {
+        Some(u) => format!("{}{}/auth/callback", u.origin(), u.prefix.as_str()),
+        None => "<your public URL>/auth/callback".to_string(),
+    };
+    for p in &c.providers {
+        let ProviderKind::Oidc { issuer } = &p.kind;
+        let _ = writeln!(
+            out,
+            "[[providers]] {}\n  kind            = oidc\n  display_name    = {}\n  issuer          = {}\n  client_id       = {}\n  client_secret   = {}\n  scopes          = {}\n  register this callback URL at the IdP: {callback}",
+            p.id,
+            p.display_name,
+            issuer,
+            p.client_id,
+            if p.client_secret.is_some() { "[redacted]" } else { "(none: public client, PKCE only)" },
+            p.scopes.join(" "),
+        );
+    }
+    for e in &c.provider_errors {
+        let _ = writeln!(out, "[[providers]] NOT USABLE: {e}");
+    }
+    out
+}

@@ -1,0 +1,180 @@
+//! The pingora `ProxyHttp` implementation, kept thin: resolve where the request
+//! lives, refuse what must be refused, route portcullis's own endpoints, and hand
+//! everything else to the upstream with a clean set of headers.
+
+mod auth;
+mod forward;
+mod reply;
+mod request;
+mod routes;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use pingora::http::RequestHeader;
+use pingora::prelude::*;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use time::OffsetDateTime;
+
+use crate::app::App;
+use crate::login::page::error_page;
+use crate::public_url::OriginError;
+use crate::session::SessionClaims;
+use auth::{authenticate, unauthenticated, Auth};
+use reply::Reply;
+use request::{cross_origin, is_unsafe, is_upgrade, same_origin_upgrade, RequestInfo};
+use routes::{route, Route};
+
+/// Per-request state carried from `request_filter` to the upstream filters.
+#[derive(Default)]
+pub struct RequestCtx {
+    forward: Option<(RequestInfo, SessionClaims)>,
+}
+
+/// The gate: one per server, shared by every request.
+pub struct Gate {
+    app: Arc<App>,
+}
+
+impl Gate {
+    pub fn new(app: Arc<App>) -> Self {
+        Self { app }
+    }
+
+    /// Decides one request: `Ok(None)` forwards it, `Ok(Some(reply))` answers it.
+    async fn decide(&self, session: &Session, ctx: &mut RequestCtx) -> Option<Reply> {
+        let app = &*self.app;
+        let header = session.req_header();
+        let headers = &header.headers;
+        let peer = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip());
+        let origin = match app.resolver.resolve(peer, headers) {
+            Ok(o) => o,
+            Err(OriginError::BadHost) => return Some(Reply::text(400, "Bad Request: invalid Host\n")),
+            Err(OriginError::HostNotAllowed) => {
+                return Some(Reply::text(421, "Misdirected Request: this host is not served here\n"))
+            }
+        };
+        let req = RequestInfo {
+            peer,
+            client_ip: app.resolver.client_ip(peer, headers),
+            peer_trusted: app.resolver.is_trusted(peer),
+            path: origin.prefix.strip(header.uri.path()).to_string(),
+            query: header.uri.query().map(str::to_string),
+            origin,
+        };
+        if is_unsafe(&header.method) {
+            if let Some(why) = cross_origin(&req.origin, headers) {
+                tracing::info!(reason = why, method = %header.method, path = %req.path, "refused a cross-origin request");
+                return Some(Reply::text(403, "Forbidden: cross-origin request\n"));
+            }
+        }
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        match route(app, &header.method, &req, headers, now).await {
+            Route::Respond(reply) => return Some(reply),
+            Route::Forward => {}
+        }
+        if is_upgrade(headers) && !same_origin_upgrade(&req.origin, headers) {
+            // Browsers always send Origin on a WebSocket handshake; one riding on the
+            // cookie from another site is cross-site WebSocket hijacking.
+            tracing::info!(path = %req.path, "refused a cookie-authenticated upgrade from a foreign or missing Origin");
+            return Some(Reply::json(
+                401,
+                &serde_json::json!({"error": "origin_not_allowed", "detail": "Unauthorized", "login_url": req.login_url()}),
+            ));
+        }
+        match authenticate(app, headers, now).await {
+            Ok(Auth::Valid(claims)) => {
+                ctx.forward = Some((req, claims));
+                None
+            }
+            Ok(auth) => Some(unauthenticated(app, &req, headers, &auth)),
+            Err(reply) => Some(reply),
+        }
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for Gate {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> Self::CTX {
+        RequestCtx::default()
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
+        match self.decide(session, ctx).await {
+            None => Ok(false),
+            Some(reply) => {
+                reply.send(session).await?;
+                Ok(true)
+            }
+        }
+    }
+
+    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut Self::CTX) -> Result<Box<HttpPeer>> {
+        if ctx.forward.is_none() {
+            // request_filter forwards only authenticated requests; anything else
+            // reaching here is a bug, and the answer is no.
+            return Error::e_explain(HTTPStatus(403), "request reached the upstream without a session");
+        }
+        let mut peer = HttpPeer::new(self.app.upstream_addr, false, String::new());
+        peer.options.connection_timeout = Some(std::time::Duration::from_secs(5));
+        Ok(Box::new(peer))
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        _session: &mut Session,
+        upstream: &mut RequestHeader,
+        ctx: &mut Self::CTX,
+    ) -> Result<()> {
+        let Some((req, claims)) = &ctx.forward else {
+            return Error::e_explain(HTTPStatus(403), "request reached the upstream without a session");
+        };
+        forward::rewrite(&self.app, req, claims, upstream)
+    }
+
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, _ctx: &mut Self::CTX) -> FailToProxy {
+        let code = match e.etype() {
+            HTTPStatus(code) => *code,
+            _ => match e.esource() {
+                ErrorSource::Upstream => 502,
+                ErrorSource::Downstream => match e.etype() {
+                    WriteError | ReadError | ConnectionClosed => 0,
+                    _ => 400,
+                },
+                ErrorSource::Internal | ErrorSource::Unset => 500,
+            },
+        };
+        if code == 502 {
+            tracing::warn!(error = %e, "upstream unavailable");
+            let page = error_page(
+                "Dashboard unavailable",
+                "The dashboard behind this sign-in is not answering. Try again in a moment.",
+                None,
+            );
+            let _ = Reply::html(502, page).send(session).await;
+        } else if code > 0 {
+            let _ = session.respond_error(code).await;
+        }
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
+    }
+
+    async fn logging(&self, session: &mut Session, e: Option<&Error>, _ctx: &mut Self::CTX) {
+        let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        // The query is left out: it may hold a ticket or an OAuth code.
+        tracing::debug!(
+            method = %session.req_header().method,
+            path = session.req_header().uri.path(),
+            status,
+            error = e.map(|e| e.to_string()),
+            "request"
+        );
+    }
+}

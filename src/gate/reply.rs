@@ -1,0 +1,81 @@
+//! Responses portcullis writes itself (pages, JSON, redirects), with the security
+//! headers every one of them carries.
+
+use bytes::Bytes;
+use pingora::http::ResponseHeader;
+use pingora::prelude::*;
+use pingora::proxy::Session;
+use serde::Serialize;
+
+/// The CSP of portcullis's own pages: no script, no external resource.
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// A complete response.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: Bytes,
+}
+
+impl Reply {
+    fn new(status: u16, content_type: &'static str, body: impl Into<Bytes>) -> Self {
+        Self {
+            status,
+            headers: vec![("content-type", content_type.to_string())],
+            body: body.into(),
+        }
+    }
+
+    pub fn html(status: u16, html: String) -> Self {
+        Self::new(status, "text/html; charset=utf-8", html)
+    }
+
+    pub fn json<T: Serialize>(status: u16, value: &T) -> Self {
+        let body = serde_json::to_vec(value).unwrap_or_default();
+        Self::new(status, "application/json", body)
+    }
+
+    pub fn text(status: u16, text: &'static str) -> Self {
+        Self::new(status, "text/plain; charset=utf-8", text)
+    }
+
+    /// 302 to `location` (already validated by the caller).
+    pub fn redirect(location: impl Into<String>) -> Self {
+        let mut r = Self::new(302, "text/plain; charset=utf-8", Bytes::new());
+        r.headers.push(("location", location.into()));
+        r
+    }
+
+    /// Adds a `Set-Cookie` header.
+    pub fn cookie(mut self, set_cookie: String) -> Self {
+        self.headers.push(("set-cookie", set_cookie));
+        self
+    }
+
+    pub fn header(mut self, name: &'static str, value: String) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// Writes the response; the request ends here.
+    pub async fn send(self, session: &mut Session) -> Result<()> {
+        let mut resp = ResponseHeader::build(self.status, Some(self.headers.len() + 7))?;
+        for (name, value) in self.headers {
+            resp.append_header(name, value)?;
+        }
+        resp.insert_header("content-length", self.body.len().to_string())?;
+        resp.insert_header("cache-control", "no-store")?;
+        resp.insert_header("x-content-type-options", "nosniff")?;
+        resp.insert_header("referrer-policy", "no-referrer")?;
+        resp.insert_header("x-frame-options", "DENY")?;
+        resp.insert_header("content-security-policy", CSP)?;
+        let head_only = session.req_header().method == http::Method::HEAD;
+        let empty = self.body.is_empty() || head_only;
+        session.write_response_header(Box::new(resp), empty).await?;
+        if !empty {
+            session.write_response_body(Some(self.body), true).await?;
+        }
+        Ok(())
+    }
+}

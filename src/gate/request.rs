@@ -1,0 +1,159 @@
+//! What the gate knows about one incoming request before deciding: the peer, the
+//! resolved public origin, the path below the prefix, and the browser signals
+//! (`Origin`, `Sec-Fetch-Site`, `Accept`, `Upgrade`).
+
+use std::net::IpAddr;
+
+use http::{HeaderMap, Method};
+
+use crate::public_url::RequestOrigin;
+use crate::redirect::SafeNext;
+
+#[derive(Debug, Clone)]
+pub struct RequestInfo {
+    pub peer: Option<IpAddr>,
+    pub client_ip: Option<IpAddr>,
+    pub peer_trusted: bool,
+    pub origin: RequestOrigin,
+    /// The path below the prefix, starting with `/`.
+    pub path: String,
+    pub query: Option<String>,
+}
+
+impl RequestInfo {
+    /// The validated `next` for sending this request's path back after login.
+    pub fn next(&self) -> SafeNext {
+        match &self.query {
+            Some(q) => SafeNext::parse(&format!("{}?{q}", self.path)),
+            None => SafeNext::parse(&self.path),
+        }
+    }
+
+    /// `<prefix>/login?next=<this path>`.
+    pub fn login_url(&self) -> String {
+        login_url(&self.origin, &self.next())
+    }
+
+    /// A query parameter's decoded value.
+    pub fn param(&self, name: &str) -> Option<String> {
+        let q = self.query.as_deref()?;
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    }
+}
+
+/// `<prefix>/login?next=<next>`.
+pub fn login_url(origin: &RequestOrigin, next: &SafeNext) -> String {
+    format!("{}?next={}", origin.path("/login"), encode(next.as_str()))
+}
+
+/// Percent-encodes a query value.
+pub fn encode(v: &str) -> String {
+    url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
+}
+
+/// Whether the client asks for JSON rather than a page.
+pub fn wants_json(path: &str, headers: &HeaderMap) -> bool {
+    path.starts_with("/api/")
+        || headers
+            .get_all("accept")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.contains("application/json"))
+}
+
+/// Whether this is a WebSocket (or other protocol) upgrade.
+pub fn is_upgrade(headers: &HeaderMap) -> bool {
+    headers.contains_key("upgrade")
+}
+
+/// Whether an upgrade's `Origin` is the dashboard's own (required when the upgrade
+/// is authenticated by the session cookie alone).
+pub fn same_origin_upgrade(origin: &RequestOrigin, headers: &HeaderMap) -> bool {
+    headers
+        .get("origin")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|o| origin.is_same_origin(o))
+}
+
+/// Whether the method changes state (anything but GET, HEAD, OPTIONS).
+pub fn is_unsafe(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Why a browser request is refused as cross-origin, or `None` when it is not.
+///
+/// A request carrying an `Origin` other than the dashboard's own, or
+/// `Sec-Fetch-Site: cross-site`/`same-site`, comes from another site. A request
+/// with neither header (a script, curl) is no browser CSRF and passes.
+pub fn cross_origin(origin: &RequestOrigin, headers: &HeaderMap) -> Option<&'static str> {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        if site.eq_ignore_ascii_case("cross-site") || site.eq_ignore_ascii_case("same-site") {
+            return Some("sec_fetch_site");
+        }
+    }
+    match headers.get("origin") {
+        None => None,
+        Some(v) => match v.to_str() {
+            Ok(o) if origin.is_same_origin(o) => None,
+            _ => Some("foreign_origin"),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::public_url::{Prefix, Scheme};
+
+    fn origin() -> RequestOrigin {
+        RequestOrigin {
+            scheme: Scheme::Https,
+            host: "dash.example.com".into(),
+            prefix: Prefix::parse("/hermes").unwrap(),
+        }
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn cross_origin_refuses_foreign_origin_and_sibling_sites() {
+        let o = origin();
+        assert_eq!(cross_origin(&o, &headers(&[("origin", "https://evil.com")])), Some("foreign_origin"));
+        assert_eq!(cross_origin(&o, &headers(&[("origin", "null")])), Some("foreign_origin"));
+        assert_eq!(cross_origin(&o, &headers(&[("origin", "http://dash.example.com")])), Some("foreign_origin"));
+        assert_eq!(cross_origin(&o, &headers(&[("sec-fetch-site", "same-site")])), Some("sec_fetch_site"));
+        assert_eq!(cross_origin(&o, &headers(&[("sec-fetch-site", "cross-site")])), Some("sec_fetch_site"));
+    }
+
+    #[test]
+    fn cross_origin_passes_same_origin_and_non_browsers() {
+        let o = origin();
+        assert_eq!(cross_origin(&o, &headers(&[("origin", "https://dash.example.com")])), None);
+        assert_eq!(cross_origin(&o, &headers(&[("sec-fetch-site", "same-origin")])), None);
+        assert_eq!(cross_origin(&o, &headers(&[("sec-fetch-site", "none")])), None);
+        assert_eq!(cross_origin(&o, &HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn login_url_carries_prefix_and_encoded_next() {
+        let next = SafeNext::parse("/a b");
+        assert_eq!(login_url(&origin(), &next), "/hermes/login?next=%2F");
+        let next = SafeNext::parse("/sessions?x=1&y=2");
+        assert_eq!(login_url(&origin(), &next), "/hermes/login?next=%2Fsessions%3Fx%3D1%26y%3D2");
+    }
+
+    #[test]
+    fn json_is_wanted_for_api_paths_and_json_accept() {
+        assert!(wants_json("/api/status", &HeaderMap::new()));
+        assert!(wants_json("/x", &headers(&[("accept", "application/json, */*")])));
+        assert!(!wants_json("/x", &headers(&[("accept", "text/html,*/*")])));
+    }
+}

@@ -1,0 +1,21 @@
+//! portcullis: a reverse-proxy sidecar that puts an OAuth/OIDC login in front of a
+//! web dashboard.
+//!
+//! The request's journey: [`config`] comes in, the [`gate`] routes each request,
+//! [`login`], [`provider`] and [`session`] decide who you are, and the upstream gets
+//! a clean request.
+
+pub mod access;
+pub mod app;
+pub mod audit;
+pub mod config;
+pub mod demo;
+pub mod gate;
+pub mod login;
+pub mod provider;
+pub mod public_url;
+pub mod redirect;
+pub mod secret;
+pub mod server;
+pub mod session;
+pub mod store;

@@ -1,0 +1,122 @@
+//! The `portcullis` command line: parse arguments, load config, run.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use portcullis::app::App;
+use portcullis::audit::Audit;
+use portcullis::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "portcullis",
+    version,
+    about = "Puts an OAuth/OIDC login in front of a web dashboard.",
+    after_help = "Try it locally, with no accounts:\n  portcullis demo\n  then open http://127.0.0.1:8080\n\nIn production:\n  portcullis secret                       # make a session secret\n  portcullis check -c config/portcullis.toml\n  portcullis serve -c config/portcullis.toml"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the proxy.
+    #[command(after_help = "Example:\n  PORTCULLIS_SESSION_SECRET=$(portcullis secret) portcullis serve -c config/portcullis.toml\n  curl -i http://127.0.0.1:8080/auth/health")]
+    Serve {
+        /// The config file.
+        #[arg(short, long, default_value = "config/portcullis.toml")]
+        config: PathBuf,
+    },
+    /// Validate the config and print the resolved settings, secrets redacted.
+    /// Exits 1 with a message naming the key on any problem.
+    Check {
+        /// The config file.
+        #[arg(short, long, default_value = "config/portcullis.toml")]
+        config: PathBuf,
+    },
+    /// Print a fresh random session secret (32 bytes, base64url).
+    Secret,
+    /// Loopback-only demo: the proxy on 127.0.0.1 in front of a demo dashboard,
+    /// with a built-in development identity provider. No accounts needed.
+    #[command(after_help = "Then open http://127.0.0.1:8080 (or the port you chose) and sign in.")]
+    Demo {
+        /// The port for the proxy on 127.0.0.1.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
+}
+
+fn main() -> ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Secret => {
+            println!("{}", portcullis::secret::random_token(32));
+            ExitCode::SUCCESS
+        }
+        Command::Check { config } => check(&config),
+        Command::Serve { config } => serve(&config),
+        Command::Demo { port } => match portcullis::demo::run(port) {
+            Ok(never) => match never {},
+            Err(e) => {
+                eprintln!("portcullis demo: {e}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // tracing-subscriber's init also bridges pingora's `log` records into tracing.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
+    Config::load(path).map_err(|e| {
+        eprintln!("portcullis: config error in {}:\n{e}", path.display());
+        ExitCode::FAILURE
+    })
+}
+
+fn check(path: &std::path::Path) -> ExitCode {
+    let config = match load(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    print!("{}", portcullis::config::summary::render(&config));
+    if config.provider_errors.is_empty() {
+        println!("\nconfig OK");
+        ExitCode::SUCCESS
+    } else {
+        for e in &config.provider_errors {
+            eprintln!("portcullis: {e}");
+        }
+        ExitCode::FAILURE
+    }
+}
+
+fn serve(path: &std::path::Path) -> ExitCode {
+    let config = match load(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    for e in &config.provider_errors {
+        tracing::error!("{e}; this provider is not offered until it is fixed");
+    }
+    let listen = config.server.listen;
+    match App::new(config, Audit::stdout()) {
+        Ok(app) => portcullis::server::run(app, listen),
+        Err(e) => {
+            eprintln!("portcullis: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

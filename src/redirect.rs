@@ -1,0 +1,141 @@
+//! `SafeNext`: the only way a `next` value becomes part of a `Location` header.
+//!
+//! A `next` is a same-origin path below the effective prefix. Anything that could
+//! leave the origin (`//host`, `/\host`, a scheme), confuse a parser (control
+//! characters, backslashes, dot segments, non-ASCII) or loop back into the login
+//! machinery (`/login`, `/auth/…`) is replaced by `/`.
+
+/// Longest `next` accepted; longer values become `/`.
+pub const MAX_NEXT_LEN: usize = 2048;
+
+/// A validated `next` path: starts with a single `/`, printable ASCII only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SafeNext(String);
+
+impl SafeNext {
+    /// Validates `raw`; any value that breaks a rule becomes `/`.
+    pub fn parse(raw: &str) -> Self {
+        if is_safe(raw) {
+            Self(raw.to_string())
+        } else {
+            Self::root()
+        }
+    }
+
+    /// Validates an optional value; absent becomes `/`.
+    pub fn parse_opt(raw: Option<&str>) -> Self {
+        raw.map_or_else(Self::root, Self::parse)
+    }
+
+    /// The dashboard's root, `/`.
+    pub fn root() -> Self {
+        Self("/".to_string())
+    }
+
+    /// The path (with query), always starting with a single `/`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn is_safe(raw: &str) -> bool {
+    let bytes = raw.as_bytes();
+    if raw.is_empty() || raw.len() > MAX_NEXT_LEN || bytes[0] != b'/' {
+        return false;
+    }
+    if matches!(bytes.get(1), Some(b'/') | Some(b'\\')) {
+        return false;
+    }
+    // Printable ASCII only, and none of the characters a URL never holds raw.
+    if !bytes
+        .iter()
+        .all(|&b| (0x21..0x7f).contains(&b) && !b"\\\"<>`{}|^".contains(&b))
+    {
+        return false;
+    }
+    let path = raw.split(['?', '#']).next().unwrap_or(raw);
+    if path
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+    {
+        return false;
+    }
+    !(path == "/login" || path == "/auth" || path.starts_with("/auth/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn safe(raw: &str) -> bool {
+        SafeNext::parse(raw).as_str() == raw
+    }
+
+    #[test]
+    fn next_accepts_plain_paths_with_query() {
+        assert!(safe("/"));
+        assert!(safe("/sessions"));
+        assert!(safe("/some/page?tab=2&x=%2F"));
+        assert!(safe("/login-help"));
+        assert!(safe("/authors"));
+    }
+
+    #[test]
+    fn next_rejects_protocol_relative() {
+        assert!(!safe("//evil.com"));
+        assert!(!safe("//evil.com/path"));
+    }
+
+    #[test]
+    fn next_rejects_backslash_tricks() {
+        assert!(!safe("/\\evil.com"));
+        assert!(!safe("/ok\\..\\x"));
+    }
+
+    #[test]
+    fn next_rejects_absolute_urls_and_schemes() {
+        assert!(!safe("https://evil.com"));
+        assert!(!safe("javascript:alert(1)"));
+        assert!(!safe("http:/evil.com"));
+        assert!(!safe("evil.com"));
+        assert!(!safe(""));
+    }
+
+    #[test]
+    fn next_rejects_control_characters_and_whitespace() {
+        assert!(!safe("/a\r\nSet-Cookie: x=y"));
+        assert!(!safe("/a\tb"));
+        assert!(!safe("/a b"));
+        assert!(!safe("/\u{0}"));
+        assert!(!safe("/caf\u{e9}"));
+    }
+
+    #[test]
+    fn next_rejects_login_and_auth_paths() {
+        assert!(!safe("/login"));
+        assert!(!safe("/login?next=/x"));
+        assert!(!safe("/auth/callback"));
+        assert!(!safe("/auth/callback?code=x&state=y"));
+        assert!(!safe("/auth"));
+        assert!(!safe("/auth/logout"));
+    }
+
+    #[test]
+    fn next_rejects_dot_segments() {
+        assert!(!safe("/./auth/callback"));
+        assert!(!safe("/a/../auth/login"));
+        assert!(!safe("/.."));
+    }
+
+    #[test]
+    fn next_rejects_overlong_values() {
+        let long = format!("/{}", "a".repeat(MAX_NEXT_LEN));
+        assert!(!safe(&long));
+    }
+
+    #[test]
+    fn rejected_values_become_root() {
+        assert_eq!(SafeNext::parse("//evil.com").as_str(), "/");
+        assert_eq!(SafeNext::parse_opt(None).as_str(), "/");
+    }
+}
