@@ -1,0 +1,88 @@
+//! The command line: `check`, `secret`, and `serve` refusing bad config.
+
+mod common;
+
+use common::run_cli;
+
+const GOOD: &str = r#"
+[server]
+listen = "127.0.0.1:0"
+[upstream]
+url = "http://127.0.0.1:9119"
+[session]
+secret = "${TEST_SESSION_SECRET}"
+[[providers]]
+id = "idp"
+kind = "oidc"
+issuer = "https://idp.example.com"
+client_id = "abc"
+client_secret = "very-secret-client-secret"
+"#;
+
+const SECRET_ENV: (&str, &str) = ("TEST_SESSION_SECRET", "0123456789abcdef0123456789abcdef-xyz");
+
+#[test]
+fn secret_prints_32_random_bytes_base64url() {
+    let a = run_cli(&["secret"], None, &[]);
+    let b = run_cli(&["secret"], None, &[]);
+    let a = String::from_utf8(a.stdout).unwrap();
+    assert_eq!(a.trim().len(), 43);
+    assert_ne!(a, String::from_utf8(b.stdout).unwrap());
+}
+
+#[test]
+fn check_prints_resolved_settings_with_secrets_redacted() {
+    let out = run_cli(&["check"], Some(GOOD), &[SECRET_ENV]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("config OK"));
+    assert!(stdout.contains("[redacted]"));
+    assert!(!stdout.contains(SECRET_ENV.1));
+    assert!(!stdout.contains("very-secret-client-secret"));
+    assert!(stdout.contains("/auth/callback"));
+}
+
+#[test]
+fn check_names_the_unset_variable() {
+    let out = run_cli(&["check"], Some(GOOD), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("TEST_SESSION_SECRET") && err.contains("session.secret"), "{err}");
+}
+
+#[test]
+fn check_names_unknown_keys_and_short_secrets() {
+    let out = run_cli(&["check"], Some(&GOOD.replace("[upstream]", "[upstream]\ncolour = 1")), &[SECRET_ENV]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("colour"));
+    let out = run_cli(&["check"], Some(GOOD), &[("TEST_SESSION_SECRET", "short")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("portcullis secret"));
+}
+
+#[test]
+fn check_fails_on_any_bad_provider_but_names_it() {
+    let text = format!("{GOOD}\n[[providers]]\nid = \"broken\"\nkind = \"oidc\"\nclient_id = \"x\"\n");
+    let out = run_cli(&["check"], Some(&text), &[SECRET_ENV]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("provider `broken`"));
+}
+
+#[test]
+fn serve_refuses_to_start_without_a_usable_provider_listing_each_reason() {
+    let text = GOOD
+        .replace("client_id = \"abc\"\n", "")
+        .replace("[[providers]]", "[[providers]]\nid = \"first\"\nkind = \"github\"\nclient_id = \"x\"\n\n[[providers]]");
+    let out = run_cli(&["serve"], Some(&text), &[SECRET_ENV]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no usable identity provider"), "{err}");
+    assert!(err.contains("provider `first`") && err.contains("provider `idp`"), "{err}");
+}
+
+#[test]
+fn public_url_from_the_environment_is_validated() {
+    let out = run_cli(&["check"], Some(GOOD), &[SECRET_ENV, ("PORTCULLIS_PUBLIC_URL", "ftp://nope")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PORTCULLIS_PUBLIC_URL"));
+}
