@@ -77,22 +77,37 @@ mod tests {
     fn allowed_email_passes_case_insensitively() {
         let p = policy(&["ann@example.com"], &[]);
         assert_eq!(p.check(Some("Ann@Example.com"), true), Ok(()));
-        assert_eq!(p.check(Some("bob@example.com"), true), Err(Denial::NotAllowed));
+        assert_eq!(
+            p.check(Some("bob@example.com"), true),
+            Err(Denial::NotAllowed)
+        );
     }
 
     #[test]
     fn domain_rule_needs_a_verified_email() {
         let p = policy(&[], &["example.com"]);
         assert_eq!(p.check(Some("x@example.com"), true), Ok(()));
-        assert_eq!(p.check(Some("x@example.com"), false), Err(Denial::EmailNotVerified));
+        assert_eq!(
+            p.check(Some("x@example.com"), false),
+            Err(Denial::EmailNotVerified)
+        );
         assert_eq!(p.check(None, true), Err(Denial::EmailNotVerified));
     }
 
     #[test]
     fn domain_rule_matches_whole_domain_only() {
         let p = policy(&[], &["example.com"]);
-        assert_eq!(p.check(Some("x@evilexample.com"), true), Err(Denial::NotAllowed));
-        assert_eq!(p.check(Some("x@example.com.evil.io"), true), Err(Denial::NotAllowed));
-        assert_eq!(p.check(Some("x@sub.example.com"), true), Err(Denial::NotAllowed));
+        assert_eq!(
+            p.check(Some("x@evilexample.com"), true),
+            Err(Denial::NotAllowed)
+        );
+        assert_eq!(
+            p.check(Some("x@example.com.evil.io"), true),
+            Err(Denial::NotAllowed)
+        );
+        assert_eq!(
+            p.check(Some("x@sub.example.com"), true),
+            Err(Denial::NotAllowed)
+        );
     }
 }

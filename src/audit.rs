@@ -51,7 +51,9 @@ pub struct AuditEvent<'a> {
 impl<'a> AuditEvent<'a> {
     pub fn new(event: AuditKind, client_ip: Option<IpAddr>) -> Self {
         Self {
-            ts: OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default(),
+            ts: OffsetDateTime::now_utc()
+                .format(&Rfc3339)
+                .unwrap_or_default(),
             event,
             client_ip: client_ip.map(|ip| ip.to_string()),
             provider: None,
@@ -124,7 +126,10 @@ impl Audit {
             Ok(()) => {}
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                 let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-                tracing::warn!(dropped = n, "audit stream is backed up; an audit line was dropped");
+                tracing::warn!(
+                    dropped = n,
+                    "audit stream is backed up; an audit line was dropped"
+                );
             }
         }
     }
@@ -136,11 +141,14 @@ mod tests {
 
     #[test]
     fn event_serialises_to_one_json_object() {
-        let e = AuditEvent::new(AuditKind::WsTicketRejected, Some("10.0.0.1".parse().unwrap()))
-            .provider("google")
-            .user("u1")
-            .reason("reused")
-            .ticket("abcdefghijklmnopqrstuvwxyz");
+        let e = AuditEvent::new(
+            AuditKind::WsTicketRejected,
+            Some("10.0.0.1".parse().unwrap()),
+        )
+        .provider("google")
+        .user("u1")
+        .reason("reused")
+        .ticket("abcdefghijklmnopqrstuvwxyz");
         let line = serde_json::to_string(&e).unwrap();
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["event"], "ws_ticket_rejected");

@@ -24,17 +24,29 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the proxy.
-    #[command(after_help = "Example:\n  PORTCULLIS_SESSION_SECRET=$(portcullis secret) portcullis serve -c config/portcullis.toml\n  curl -i http://127.0.0.1:8080/auth/health")]
+    #[command(
+        after_help = "Example:\n  PORTCULLIS_SESSION_SECRET=$(portcullis secret) portcullis serve -c config/portcullis.toml\n  curl -i http://127.0.0.1:8080/auth/health"
+    )]
     Serve {
         /// The config file.
-        #[arg(short, long, default_value = "config/portcullis.toml")]
+        #[arg(
+            short,
+            long,
+            env = "PORTCULLIS_CONFIG",
+            default_value = "config/portcullis.toml"
+        )]
         config: PathBuf,
     },
     /// Validate the config and print the resolved settings, secrets redacted.
     /// Exits 1 with a message naming the key on any problem.
     Check {
         /// The config file.
-        #[arg(short, long, default_value = "config/portcullis.toml")]
+        #[arg(
+            short,
+            long,
+            env = "PORTCULLIS_CONFIG",
+            default_value = "config/portcullis.toml"
+        )]
         config: PathBuf,
     },
     /// Print a fresh random session secret (32 bytes, base64url).

@@ -167,10 +167,8 @@ impl RequestOrigin {
             return false;
         };
         scheme.eq_ignore_ascii_case(self.scheme.as_str())
-            && strip_default_port(host, self.scheme).eq_ignore_ascii_case(strip_default_port(
-                &self.host,
-                self.scheme,
-            ))
+            && strip_default_port(host, self.scheme)
+                .eq_ignore_ascii_case(strip_default_port(&self.host, self.scheme))
     }
 }
 
@@ -201,9 +199,8 @@ pub struct HostPattern {
 impl HostPattern {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let lower = raw.trim().to_ascii_lowercase();
-        let (host, port) = split_host_port(&lower).ok_or_else(|| {
-            format!("`{raw}` is not `host` or `host:port`")
-        })?;
+        let (host, port) = split_host_port(&lower)
+            .ok_or_else(|| format!("`{raw}` is not `host` or `host:port`"))?;
         if !is_valid_host(host) {
             return Err(format!("`{raw}` is not `host` or `host:port`"));
         }
@@ -262,7 +259,10 @@ impl OriginResolver {
                 prefix: public.prefix.clone(),
             });
         }
-        let scheme = match trusted.then(|| first_value(headers, "x-forwarded-proto")).flatten() {
+        let scheme = match trusted
+            .then(|| first_value(headers, "x-forwarded-proto"))
+            .flatten()
+        {
             Some(p) if p.eq_ignore_ascii_case("https") => Scheme::Https,
             _ => Scheme::Http,
         };

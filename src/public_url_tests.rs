@@ -26,7 +26,10 @@ const STRANGER: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::new(203, 0,
 fn prefix_accepts_segments_and_drops_trailing_slash() {
     assert_eq!(Prefix::parse("/hermes").unwrap().as_str(), "/hermes");
     assert_eq!(Prefix::parse("/hermes/").unwrap().as_str(), "/hermes");
-    assert_eq!(Prefix::parse("/a/b-c_d.e~f").unwrap().as_str(), "/a/b-c_d.e~f");
+    assert_eq!(
+        Prefix::parse("/a/b-c_d.e~f").unwrap().as_str(),
+        "/a/b-c_d.e~f"
+    );
     assert!(Prefix::parse("/").unwrap().is_empty());
     assert!(Prefix::parse("").unwrap().is_empty());
 }
@@ -87,10 +90,17 @@ fn public_url_rejects_non_http_and_hostless() {
 #[test]
 fn redirect_uri_has_no_double_slash() {
     let r = resolver(Some("https://dash.example.com/hermes/"), &[]);
-    let o = r.resolve(PEER, &headers(&[("host", "dash.example.com")])).unwrap();
-    assert_eq!(o.redirect_uri(), "https://dash.example.com/hermes/auth/callback");
+    let o = r
+        .resolve(PEER, &headers(&[("host", "dash.example.com")]))
+        .unwrap();
+    assert_eq!(
+        o.redirect_uri(),
+        "https://dash.example.com/hermes/auth/callback"
+    );
     let r = resolver(Some("https://dash.example.com/"), &[]);
-    let o = r.resolve(PEER, &headers(&[("host", "dash.example.com")])).unwrap();
+    let o = r
+        .resolve(PEER, &headers(&[("host", "dash.example.com")]))
+        .unwrap();
     assert_eq!(o.redirect_uri(), "https://dash.example.com/auth/callback");
 }
 
@@ -152,7 +162,10 @@ fn malformed_forwarded_prefix_is_ignored() {
     let r = resolver(None, &["127.0.0.1/32"]);
     for bad in ["/a\"onload=x", "//evil.com", "/a/../b", "/x<y>"] {
         let o = r
-            .resolve(PEER, &headers(&[("host", "h.example"), ("x-forwarded-prefix", bad)]))
+            .resolve(
+                PEER,
+                &headers(&[("host", "h.example"), ("x-forwarded-prefix", bad)]),
+            )
             .unwrap();
         assert!(o.prefix.is_empty(), "{bad}");
     }
@@ -161,16 +174,29 @@ fn malformed_forwarded_prefix_is_ignored() {
 #[test]
 fn bad_host_is_refused() {
     let r = resolver(None, &[]);
-    for bad in ["evil.com/path", "a b", "evil.com:99999", "evil.com:x", "\"x\"", ""] {
+    for bad in [
+        "evil.com/path",
+        "a b",
+        "evil.com:99999",
+        "evil.com:x",
+        "\"x\"",
+        "",
+    ] {
         assert_eq!(
             r.resolve(PEER, &headers(&[("host", bad)])),
             Err(OriginError::BadHost),
             "{bad}"
         );
     }
-    assert_eq!(r.resolve(PEER, &HeaderMap::new()), Err(OriginError::BadHost));
+    assert_eq!(
+        r.resolve(PEER, &HeaderMap::new()),
+        Err(OriginError::BadHost)
+    );
     let long = format!("{}.example", "a".repeat(300));
-    assert_eq!(r.resolve(PEER, &headers(&[("host", &long)])), Err(OriginError::BadHost));
+    assert_eq!(
+        r.resolve(PEER, &headers(&[("host", &long)])),
+        Err(OriginError::BadHost)
+    );
 }
 
 #[test]
@@ -192,9 +218,13 @@ fn allowed_hosts_match_with_and_without_port() {
 #[test]
 fn ipv6_hosts_are_understood() {
     let r = resolver(None, &[]);
-    let o = r.resolve(PEER, &headers(&[("host", "[::1]:8080")])).unwrap();
+    let o = r
+        .resolve(PEER, &headers(&[("host", "[::1]:8080")]))
+        .unwrap();
     assert_eq!(o.host, "[::1]:8080");
-    assert!(r.resolve(PEER, &headers(&[("host", "[nothex]:8080")])).is_err());
+    assert!(r
+        .resolve(PEER, &headers(&[("host", "[nothex]:8080")]))
+        .is_err());
 }
 
 #[test]

@@ -13,7 +13,10 @@ use crate::gate::Gate;
 /// Fetches provider discovery once (on a short-lived runtime of its own), then runs
 /// the proxy on `listen` until the process is told to stop.
 pub fn run(app: App, listen: SocketAddr) -> ! {
-    if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         rt.block_on(async {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(15), app.warm_up()).await;
         });

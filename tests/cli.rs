@@ -1,5 +1,7 @@
 //! The command line: `check`, `secret`, and `serve` refusing bad config.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::run_cli;
@@ -19,7 +21,10 @@ client_id = "abc"
 client_secret = "very-secret-client-secret"
 "#;
 
-const SECRET_ENV: (&str, &str) = ("TEST_SESSION_SECRET", "0123456789abcdef0123456789abcdef-xyz");
+const SECRET_ENV: (&str, &str) = (
+    "TEST_SESSION_SECRET",
+    "0123456789abcdef0123456789abcdef-xyz",
+);
 
 #[test]
 fn secret_prints_32_random_bytes_base64url() {
@@ -34,7 +39,11 @@ fn secret_prints_32_random_bytes_base64url() {
 fn check_prints_resolved_settings_with_secrets_redacted() {
     let out = run_cli(&["check"], Some(GOOD), &[SECRET_ENV]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("config OK"));
     assert!(stdout.contains("[redacted]"));
     assert!(!stdout.contains(SECRET_ENV.1));
@@ -47,12 +56,19 @@ fn check_names_the_unset_variable() {
     let out = run_cli(&["check"], Some(GOOD), &[]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("TEST_SESSION_SECRET") && err.contains("session.secret"), "{err}");
+    assert!(
+        err.contains("TEST_SESSION_SECRET") && err.contains("session.secret"),
+        "{err}"
+    );
 }
 
 #[test]
 fn check_names_unknown_keys_and_short_secrets() {
-    let out = run_cli(&["check"], Some(&GOOD.replace("[upstream]", "[upstream]\ncolour = 1")), &[SECRET_ENV]);
+    let out = run_cli(
+        &["check"],
+        Some(&GOOD.replace("[upstream]", "[upstream]\ncolour = 1")),
+        &[SECRET_ENV],
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("colour"));
     let out = run_cli(&["check"], Some(GOOD), &[("TEST_SESSION_SECRET", "short")]);
@@ -62,7 +78,8 @@ fn check_names_unknown_keys_and_short_secrets() {
 
 #[test]
 fn check_fails_on_any_bad_provider_but_names_it() {
-    let text = format!("{GOOD}\n[[providers]]\nid = \"broken\"\nkind = \"oidc\"\nclient_id = \"x\"\n");
+    let text =
+        format!("{GOOD}\n[[providers]]\nid = \"broken\"\nkind = \"oidc\"\nclient_id = \"x\"\n");
     let out = run_cli(&["check"], Some(&text), &[SECRET_ENV]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("provider `broken`"));
@@ -70,19 +87,54 @@ fn check_fails_on_any_bad_provider_but_names_it() {
 
 #[test]
 fn serve_refuses_to_start_without_a_usable_provider_listing_each_reason() {
-    let text = GOOD
-        .replace("client_id = \"abc\"\n", "")
-        .replace("[[providers]]", "[[providers]]\nid = \"first\"\nkind = \"github\"\nclient_id = \"x\"\n\n[[providers]]");
+    let text = GOOD.replace("client_id = \"abc\"\n", "").replace(
+        "[[providers]]",
+        "[[providers]]\nid = \"first\"\nkind = \"github\"\nclient_id = \"x\"\n\n[[providers]]",
+    );
     let out = run_cli(&["serve"], Some(&text), &[SECRET_ENV]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no usable identity provider"), "{err}");
-    assert!(err.contains("provider `first`") && err.contains("provider `idp`"), "{err}");
+    assert!(
+        err.contains("provider `first`") && err.contains("provider `idp`"),
+        "{err}"
+    );
 }
 
 #[test]
 fn public_url_from_the_environment_is_validated() {
-    let out = run_cli(&["check"], Some(GOOD), &[SECRET_ENV, ("PORTCULLIS_PUBLIC_URL", "ftp://nope")]);
+    let out = run_cli(
+        &["check"],
+        Some(GOOD),
+        &[SECRET_ENV, ("PORTCULLIS_PUBLIC_URL", "ftp://nope")],
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("PORTCULLIS_PUBLIC_URL"));
+}
+
+#[test]
+fn example_config_passes_check_with_dummy_secrets() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/portcullis.example.toml"
+    ))
+    .unwrap();
+    let out = run_cli(
+        &["check"],
+        Some(&text),
+        &[
+            (
+                "PORTCULLIS_SESSION_SECRET",
+                "0123456789abcdef0123456789abcdef-xyz",
+            ),
+            ("GOOGLE_CLIENT_ID", "dummy-id"),
+            ("GOOGLE_CLIENT_SECRET", "dummy-secret"),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("https://dash.example.com/auth/callback"));
 }

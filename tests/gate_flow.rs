@@ -1,12 +1,14 @@
 //! The whole login flow over real HTTP: the portcullis binary, the development IdP
 //! and an echo dashboard on loopback.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{Browser, Proxy, World};
 use serde_json::Value;
 
-async fn signed_in(world: &World, proxy: &Proxy) -> Browser {
+async fn signed_in(proxy: &Proxy) -> Browser {
     let mut b = Browser::new();
     let cb = b.sign_in(proxy, "/", "ada@example.com").await;
     assert_eq!(cb.status, 302, "callback: {}", cb.body);
@@ -26,16 +28,29 @@ async fn login_flow_lands_on_next_and_forwards_identity() {
     let page = b.get(&proxy.url(first.location())).await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Sign in with Dev IdP"));
-    assert!(page.body.contains("/auth/login?provider=dev&amp;next=%2Fsome%2Fpage%3Ftab%3D2"));
-    assert!(!page.body.contains("<script"), "login page must carry no JavaScript");
+    assert!(page
+        .body
+        .contains("/auth/login?provider=dev&amp;next=%2Fsome%2Fpage%3Ftab%3D2"));
+    assert!(
+        !page.body.contains("<script"),
+        "login page must carry no JavaScript"
+    );
 
-    let cb = b.sign_in(&proxy, "/some/page?tab=2", "ada@example.com").await;
+    let cb = b
+        .sign_in(&proxy, "/some/page?tab=2", "ada@example.com")
+        .await;
     assert_eq!(cb.status, 302, "{}", cb.body);
     assert_eq!(cb.location(), "/some/page?tab=2");
     let cookies = cb.set_cookies().join("\n");
     assert!(cookies.contains("portcullis_session="), "{cookies}");
-    assert!(cookies.contains("HttpOnly") && cookies.contains("SameSite=Lax"), "{cookies}");
-    assert!(cookies.contains("portcullis_session_pkce=;"), "PKCE cookie cleared: {cookies}");
+    assert!(
+        cookies.contains("HttpOnly") && cookies.contains("SameSite=Lax"),
+        "{cookies}"
+    );
+    assert!(
+        cookies.contains("portcullis_session_pkce=;"),
+        "PKCE cookie cleared: {cookies}"
+    );
 
     let echo = b.get(&proxy.url("/api/echo")).await;
     assert_eq!(echo.status, 200, "{}", echo.body);
@@ -45,9 +60,19 @@ async fn login_flow_lands_on_next_and_forwards_identity() {
     assert_eq!(h["x-forwarded-proto"], "http");
     assert_eq!(h["x-forwarded-host"], proxy.addr.to_string());
     assert_eq!(h["x-forwarded-for"], "127.0.0.1");
-    assert_eq!(h["host"], world.upstream.to_string(), "upstream sees its own authority as Host");
-    assert!(h.get("x-forwarded-prefix").is_none(), "no prefix header with an empty prefix");
-    assert!(h.get("cookie").is_none(), "portcullis cookies never reach the upstream");
+    assert_eq!(
+        h["host"],
+        world.upstream.to_string(),
+        "upstream sees its own authority as Host"
+    );
+    assert!(
+        h.get("x-forwarded-prefix").is_none(),
+        "no prefix header with an empty prefix"
+    );
+    assert!(
+        h.get("cookie").is_none(),
+        "portcullis cookies never reach the upstream"
+    );
 
     let me = b.get(&proxy.url("/api/auth/me")).await;
     let me = me.json();
@@ -60,7 +85,12 @@ async fn login_flow_lands_on_next_and_forwards_identity() {
     )
     .is_ok());
 
-    let events: Vec<String> = proxy.audit().await.iter().map(|e| e["event"].as_str().unwrap().to_string()).collect();
+    let events: Vec<String> = proxy
+        .audit()
+        .await
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(events, ["login_start", "login_success"]);
 }
 
@@ -76,7 +106,11 @@ async fn unauthenticated_api_and_json_requests_get_the_401_envelope() {
         serde_json::json!({"error": "unauthenticated", "detail": "Unauthorized", "login_url": "/login?next=%2Fapi%2Fstatus%3Fx%3D1"})
     );
     let r = b
-        .send(b.client().get(proxy.url("/dashboard")).header("accept", "application/json"))
+        .send(
+            b.client()
+                .get(proxy.url("/dashboard"))
+                .header("accept", "application/json"),
+        )
         .await;
     assert_eq!(r.status, 401);
     assert_eq!(r.json()["error"], "unauthenticated");
@@ -88,21 +122,31 @@ async fn unauthenticated_api_and_json_requests_get_the_401_envelope() {
 async fn tampered_cookie_is_treated_as_absent_and_cleared() {
     let world = World::new().await;
     let proxy = Proxy::start(&world.config("", "")).await;
-    let mut b = signed_in(&world, &proxy).await;
+    let mut b = signed_in(&proxy).await;
     let good = b.cookies["portcullis_session"].clone();
     let mut bytes = good.into_bytes();
     let i = bytes.len() / 2;
     bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
-    b.cookies.insert("portcullis_session".into(), String::from_utf8(bytes).unwrap());
+    b.cookies.insert(
+        "portcullis_session".into(),
+        String::from_utf8(bytes).unwrap(),
+    );
 
     let r = b.get(&proxy.url("/api/echo")).await;
     assert_eq!(r.status, 401);
     assert_eq!(r.json()["error"], "session_expired");
-    assert!(r.set_cookies().iter().any(|c| c.starts_with("portcullis_session=;") && c.contains("Max-Age=0")));
+    assert!(r
+        .set_cookies()
+        .iter()
+        .any(|c| c.starts_with("portcullis_session=;") && c.contains("Max-Age=0")));
 
-    b.cookies.insert("portcullis_session".into(), "garbage".into());
+    b.cookies
+        .insert("portcullis_session".into(), "garbage".into());
     let r = b.get(&proxy.url("/page")).await;
-    assert_eq!(r.status, 302, "a page gets the login redirect, never an error page");
+    assert_eq!(
+        r.status, 302,
+        "a page gets the login redirect, never an error page"
+    );
     assert!(r.location().starts_with("/login?next="));
     let audit = proxy.audit().await;
     assert!(audit.iter().any(|e| e["event"] == "session_invalid"));
@@ -112,8 +156,12 @@ async fn tampered_cookie_is_treated_as_absent_and_cleared() {
 async fn cookie_sealed_with_another_secret_is_refused() {
     let world = World::new().await;
     let proxy = Proxy::start(&world.config("", "")).await;
-    let other = Proxy::start(&world.config("", "").replace(common::SECRET, "another-secret-that-is-long-enough-0123456789")).await;
-    let mut b = signed_in(&world, &other).await;
+    let other = Proxy::start(&world.config("", "").replace(
+        common::SECRET,
+        "another-secret-that-is-long-enough-0123456789",
+    ))
+    .await;
+    let mut b = signed_in(&other).await;
     let r = b.get(&proxy.url("/api/echo")).await;
     assert_eq!(r.status, 401);
     assert_eq!(r.json()["error"], "session_expired");
@@ -123,13 +171,16 @@ async fn cookie_sealed_with_another_secret_is_refused() {
 async fn logout_revokes_the_session() {
     let world = World::new().await;
     let proxy = Proxy::start(&world.config("", "")).await;
-    let mut b = signed_in(&world, &proxy).await;
+    let mut b = signed_in(&proxy).await;
     let stolen = b.cookies["portcullis_session"].clone();
 
     let r = b.send(b.client().post(proxy.url("/auth/logout"))).await;
     assert_eq!(r.status, 302);
     assert_eq!(r.location(), "/login");
-    assert!(!b.cookies.contains_key("portcullis_session"), "cookie cleared");
+    assert!(
+        !b.cookies.contains_key("portcullis_session"),
+        "cookie cleared"
+    );
 
     // A copy of the old cookie is dead too.
     b.cookies.insert("portcullis_session".into(), stolen);
@@ -137,16 +188,22 @@ async fn logout_revokes_the_session() {
     assert_eq!(r.status, 401);
     assert_eq!(r.json()["error"], "session_expired");
     let audit = proxy.audit().await;
-    assert!(audit.iter().any(|e| e["event"] == "logout" && e["user_id"] == "dev|ada@example.com"));
+    assert!(audit
+        .iter()
+        .any(|e| e["event"] == "logout" && e["user_id"] == "dev|ada@example.com"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn logout_answers_json_when_asked() {
     let world = World::new().await;
     let proxy = Proxy::start(&world.config("", "")).await;
-    let mut b = signed_in(&world, &proxy).await;
+    let mut b = signed_in(&proxy).await;
     let r = b
-        .send(b.client().post(proxy.url("/auth/logout")).header("accept", "application/json"))
+        .send(
+            b.client()
+                .post(proxy.url("/auth/logout"))
+                .header("accept", "application/json"),
+        )
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["login_url"], "/login");
@@ -156,16 +213,24 @@ async fn logout_answers_json_when_asked() {
 async fn cross_origin_unsafe_requests_are_refused() {
     let world = World::new().await;
     let proxy = Proxy::start(&world.config("", "")).await;
-    let mut b = signed_in(&world, &proxy).await;
+    let mut b = signed_in(&proxy).await;
     for (name, value) in [
         ("origin", "http://evil.example"),
         ("origin", "null"),
         ("sec-fetch-site", "cross-site"),
         ("sec-fetch-site", "same-site"),
     ] {
-        let r = b.send(b.client().post(proxy.url("/auth/logout")).header(name, value)).await;
+        let r = b
+            .send(
+                b.client()
+                    .post(proxy.url("/auth/logout"))
+                    .header(name, value),
+            )
+            .await;
         assert_eq!(r.status, 403, "logout with {name}: {value}");
-        let r = b.send(b.client().post(proxy.url("/api/echo")).header(name, value)).await;
+        let r = b
+            .send(b.client().post(proxy.url("/api/echo")).header(name, value))
+            .await;
         assert_eq!(r.status, 403, "POST to upstream with {name}: {value}");
     }
     // Still signed in: none of those reached logout.
@@ -173,9 +238,18 @@ async fn cross_origin_unsafe_requests_are_refused() {
     assert_eq!(r.status, 200);
     // Same-origin POST passes, and the upstream sees its own origin.
     let own = format!("http://{}", proxy.addr);
-    let r = b.send(b.client().post(proxy.url("/api/echo")).header("origin", own)).await;
+    let r = b
+        .send(
+            b.client()
+                .post(proxy.url("/api/echo"))
+                .header("origin", own),
+        )
+        .await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.json()["headers"]["origin"], format!("http://{}", world.upstream));
+    assert_eq!(
+        r.json()["headers"]["origin"],
+        format!("http://{}", world.upstream)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -203,8 +277,12 @@ async fn next_on_the_callback_url_is_ignored() {
     let world = World::new().await;
     let proxy = Proxy::start(&world.config("", "")).await;
     let mut b = Browser::new();
-    let start = b.get(&proxy.url("/auth/login?provider=dev&next=/wanted")).await;
-    let callback = b.authorize_at_idp(start.location(), "ada@example.com").await;
+    let start = b
+        .get(&proxy.url("/auth/login?provider=dev&next=/wanted"))
+        .await;
+    let callback = b
+        .authorize_at_idp(start.location(), "ada@example.com")
+        .await;
     let r = b.get(&format!("{callback}&next=https://evil.com")).await;
     assert_eq!(r.status, 302);
     assert_eq!(r.location(), "/wanted");
@@ -214,7 +292,7 @@ async fn next_on_the_callback_url_is_ignored() {
 async fn spoofed_identity_headers_are_stripped() {
     let world = World::new().await;
     let proxy = Proxy::start(&world.config("", "")).await;
-    let mut b = signed_in(&world, &proxy).await;
+    let mut b = signed_in(&proxy).await;
     let req = b
         .client()
         .get(proxy.url("/api/echo"))
@@ -235,7 +313,10 @@ async fn spoofed_identity_headers_are_stripped() {
     assert_eq!(h["x-forwarded-proto"], "http");
     assert!(h.get("x-forwarded-prefix").is_none());
     assert!(h.get("forwarded").is_none());
-    assert_eq!(h["cookie"], "theme=dark", "the dashboard's own cookies pass, ours do not");
+    assert_eq!(
+        h["cookie"], "theme=dark",
+        "the dashboard's own cookies pass, ours do not"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -248,13 +329,24 @@ async fn callback_without_login_or_with_bad_state_is_a_400_page() {
     assert!(r.body.contains("href=\"/login\""), "{}", r.body);
 
     let start = b.get(&proxy.url("/auth/login?provider=dev&next=/")).await;
-    let callback = b.authorize_at_idp(start.location(), "ada@example.com").await;
+    let callback = b
+        .authorize_at_idp(start.location(), "ada@example.com")
+        .await;
     let forged = url::Url::parse(&callback).unwrap();
-    let code = forged.query_pairs().find(|(k, _)| k == "code").unwrap().1.to_string();
-    let r = b.get(&proxy.url(&format!("/auth/callback?code={code}&state=forged"))).await;
+    let code = forged
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .to_string();
+    let r = b
+        .get(&proxy.url(&format!("/auth/callback?code={code}&state=forged")))
+        .await;
     assert_eq!(r.status, 400);
     assert!(!b.cookies.contains_key("portcullis_session"));
-    let r = b.get(&proxy.url("/auth/callback?error=access_denied&state=x")).await;
+    let r = b
+        .get(&proxy.url("/auth/callback?error=access_denied&state=x"))
+        .await;
     assert_eq!(r.status, 400);
 }
 
@@ -294,7 +386,7 @@ async fn upstream_down_is_a_502_page() {
         .config("", "")
         .replace(&world.upstream.to_string(), &format!("127.0.0.1:{dead}"));
     let proxy = Proxy::start(&config).await;
-    let mut b = signed_in(&world, &proxy).await;
+    let mut b = signed_in(&proxy).await;
     let r = b.get(&proxy.url("/")).await;
     assert_eq!(r.status, 502);
     assert!(r.body.contains("Dashboard unavailable"));
@@ -309,7 +401,7 @@ async fn restart_with_the_same_secret_keeps_people_signed_in() {
     let config = world.config("", "");
     let mut b = {
         let proxy = Proxy::start(&config).await;
-        signed_in(&world, &proxy).await
+        signed_in(&proxy).await
     };
     let proxy = Proxy::start(&config).await;
     let r = b.get(&proxy.url("/api/auth/me")).await;
@@ -322,7 +414,7 @@ async fn previous_secrets_still_open_cookies() {
     let old = world.config("", "");
     let mut b = {
         let proxy = Proxy::start(&old).await;
-        signed_in(&world, &proxy).await
+        signed_in(&proxy).await
     };
     let rotated = old.replace(
         &format!("secret = \"{}\"", common::SECRET),
@@ -342,16 +434,28 @@ async fn audit_log_never_holds_secrets() {
     let proxy = Proxy::start(&world.config("", "")).await;
     let mut b = Browser::new();
     let start = b.get(&proxy.url("/auth/login?provider=dev&next=/")).await;
-    let callback = b.authorize_at_idp(start.location(), "ada@example.com").await;
+    let callback = b
+        .authorize_at_idp(start.location(), "ada@example.com")
+        .await;
     let pkce = b.cookies["portcullis_session_pkce"].clone();
     let r = b.get(&callback).await;
     assert_eq!(r.status, 302);
     let session = b.cookies["portcullis_session"].clone();
     let raw = proxy.audit_raw().await;
     let logs = proxy.stderr();
-    let q: std::collections::BTreeMap<String, String> =
-        url::Url::parse(&callback).unwrap().query_pairs().into_owned().collect();
-    for secret in [&q["code"], &q["state"], &pkce, &session, &common::CLIENT_SECRET.to_string(), &common::SECRET.to_string()] {
+    let q: std::collections::BTreeMap<String, String> = url::Url::parse(&callback)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    for secret in [
+        &q["code"],
+        &q["state"],
+        &pkce,
+        &session,
+        &common::CLIENT_SECRET.to_string(),
+        &common::SECRET.to_string(),
+    ] {
         assert!(!raw.contains(secret.as_str()), "audit holds a secret");
         assert!(!logs.contains(secret.as_str()), "logs hold a secret");
     }
@@ -366,7 +470,13 @@ async fn disallowed_host_is_refused_before_auth() {
     let world = World::new().await;
     let proxy = Proxy::start(&world.config("allowed_hosts = [\"127.0.0.1\"]", "")).await;
     let mut b = Browser::new();
-    let r = b.send(b.client().get(proxy.url("/login")).header("host", "evil.example")).await;
+    let r = b
+        .send(
+            b.client()
+                .get(proxy.url("/login"))
+                .header("host", "evil.example"),
+        )
+        .await;
     assert_eq!(r.status, 421);
     let r = b.get(&proxy.url("/login")).await;
     assert_eq!(r.status, 200);

@@ -1,6 +1,8 @@
 //! Answers no real IdP gives, from the development IdP: each must end the login
 //! with a clear page, a `login_failure` audit line, and no session.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{Browser, Proxy, World};
@@ -14,7 +16,10 @@ async fn login_fails(faults: Faults, expected_status: u16, reason: &str) {
     let r = b.sign_in(&proxy, "/", "ada@example.com").await;
     assert_eq!(r.status, expected_status, "{faults:?}: {}", r.body);
     assert!(r.body.contains("href=\"/login\""), "a way back to sign-in");
-    assert!(!b.cookies.contains_key("portcullis_session"), "{faults:?} must not sign in");
+    assert!(
+        !b.cookies.contains_key("portcullis_session"),
+        "{faults:?} must not sign in"
+    );
     let audit = proxy.audit().await;
     let failure = audit
         .iter()
@@ -28,32 +33,80 @@ async fn login_fails(faults: Faults, expected_status: u16, reason: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn id_token_with_bad_signature_is_refused() {
-    login_fails(Faults { bad_signature: true, ..Faults::default() }, 400, "identity_invalid").await;
+    login_fails(
+        Faults {
+            bad_signature: true,
+            ..Faults::default()
+        },
+        400,
+        "identity_invalid",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn id_token_for_another_audience_is_refused() {
-    login_fails(Faults { wrong_audience: true, ..Faults::default() }, 400, "identity_invalid").await;
+    login_fails(
+        Faults {
+            wrong_audience: true,
+            ..Faults::default()
+        },
+        400,
+        "identity_invalid",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn id_token_from_another_issuer_is_refused() {
-    login_fails(Faults { wrong_issuer: true, ..Faults::default() }, 400, "identity_invalid").await;
+    login_fails(
+        Faults {
+            wrong_issuer: true,
+            ..Faults::default()
+        },
+        400,
+        "identity_invalid",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn expired_id_token_is_refused() {
-    login_fails(Faults { expired: true, ..Faults::default() }, 400, "identity_invalid").await;
+    login_fails(
+        Faults {
+            expired: true,
+            ..Faults::default()
+        },
+        400,
+        "identity_invalid",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn id_token_without_nonce_is_refused() {
-    login_fails(Faults { omit_nonce: true, ..Faults::default() }, 400, "identity_invalid").await;
+    login_fails(
+        Faults {
+            omit_nonce: true,
+            ..Faults::default()
+        },
+        400,
+        "identity_invalid",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn idp_down_during_login_is_a_502_page_with_a_retry_link() {
-    login_fails(Faults { token_endpoint_down: true, ..Faults::default() }, 502, "idp_unreachable").await;
+    login_fails(
+        Faults {
+            token_endpoint_down: true,
+            ..Faults::default()
+        },
+        502,
+        "idp_unreachable",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -63,11 +116,15 @@ async fn a_code_cannot_be_redeemed_twice() {
     let mut b = Browser::new();
     let start = b.get(&proxy.url("/auth/login?provider=dev&next=/")).await;
     let pkce = b.cookies["portcullis_session_pkce"].clone();
-    let callback = b.authorize_at_idp(start.location(), "ada@example.com").await;
+    let callback = b
+        .authorize_at_idp(start.location(), "ada@example.com")
+        .await;
     assert_eq!(b.get(&callback).await.status, 302);
     // Replaying the callback with the same PKCE cookie: the IdP refuses the code.
     let mut replay = Browser::new();
-    replay.cookies.insert("portcullis_session_pkce".into(), pkce);
+    replay
+        .cookies
+        .insert("portcullis_session_pkce".into(), pkce);
     let r = replay.get(&callback).await;
     assert_eq!(r.status, 400);
     assert!(!replay.cookies.contains_key("portcullis_session"));
@@ -86,6 +143,9 @@ async fn unreachable_idp_at_start_does_not_stop_portcullis() {
     assert_eq!(r.status, 502, "a clear page, not a crash");
     assert!(r.body.contains("cannot be reached"));
     let r = b.get(&proxy.url("/")).await;
-    assert_eq!(r.status, 302, "and nothing is served unauthenticated meanwhile");
+    assert_eq!(
+        r.status, 302,
+        "and nothing is served unauthenticated meanwhile"
+    );
     assert!(proxy.stderr().contains("provider not ready at start"));
 }

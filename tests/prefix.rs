@@ -1,5 +1,7 @@
 //! `public_url` with a path prefix: every URL and cookie portcullis makes carries it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{Browser, Proxy, World};
@@ -22,13 +24,25 @@ async fn public_url_prefix_shapes_urls_cookies_and_redirect_uri() {
     assert_eq!(r.json()["login_url"], "/hermes/login?next=%2Fapi%2Fx");
 
     let page = b.get(&proxy.url("/hermes/login?next=/sessions")).await;
-    assert!(page.body.contains("href=\"/hermes/auth/login?provider=dev&amp;next=%2Fsessions\""));
+    assert!(page
+        .body
+        .contains("href=\"/hermes/auth/login?provider=dev&amp;next=%2Fsessions\""));
 
-    let start = b.get(&proxy.url("/hermes/auth/login?provider=dev&next=/sessions")).await;
+    let start = b
+        .get(&proxy.url("/hermes/auth/login?provider=dev&next=/sessions"))
+        .await;
     let pkce = start.set_cookies().join("\n");
-    assert!(pkce.starts_with("__Secure-portcullis_session_pkce="), "{pkce}");
-    assert!(pkce.contains("Path=/hermes") && pkce.contains("Secure"), "{pkce}");
-    let callback = b.authorize_at_idp(start.location(), "ada@example.com").await;
+    assert!(
+        pkce.starts_with("__Secure-portcullis_session_pkce="),
+        "{pkce}"
+    );
+    assert!(
+        pkce.contains("Path=/hermes") && pkce.contains("Secure"),
+        "{pkce}"
+    );
+    let callback = b
+        .authorize_at_idp(start.location(), "ada@example.com")
+        .await;
     assert_eq!(
         world.idp.seen_redirect_uris().last().map(String::as_str),
         Some("https://dash.example.com/hermes/auth/callback")
@@ -40,17 +54,25 @@ async fn public_url_prefix_shapes_urls_cookies_and_redirect_uri() {
     assert_eq!(r.status, 302, "{}", r.body);
     assert_eq!(r.location(), "/hermes/sessions");
     let session = r.set_cookies().join("\n");
-    assert!(session.starts_with("__Secure-portcullis_session="), "{session}");
+    assert!(
+        session.starts_with("__Secure-portcullis_session="),
+        "{session}"
+    );
     assert!(session.contains("Path=/hermes"), "{session}");
 
     let echo = b.get(&proxy.url("/hermes/api/echo")).await;
     assert_eq!(echo.status, 200);
     let j = echo.json();
-    assert_eq!(j["uri"], "/api/echo", "the upstream sees the path below the prefix");
+    assert_eq!(
+        j["uri"], "/api/echo",
+        "the upstream sees the path below the prefix"
+    );
     assert_eq!(j["headers"]["x-forwarded-prefix"], "/hermes");
     assert_eq!(j["headers"]["x-forwarded-proto"], "https");
     assert_eq!(j["headers"]["x-forwarded-host"], "dash.example.com");
 
-    let r = b.send(b.client().post(proxy.url("/hermes/auth/logout"))).await;
+    let r = b
+        .send(b.client().post(proxy.url("/hermes/auth/logout")))
+        .await;
     assert_eq!(r.location(), "/hermes/login");
 }

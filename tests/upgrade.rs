@@ -1,6 +1,8 @@
 //! WebSocket upgrades authenticated by the session cookie: allowed only from the
 //! dashboard's own origin (cross-site WebSocket hijacking defence), never redirected.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{Browser, Proxy, World};
@@ -8,8 +10,17 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-async fn connect(proxy: &Proxy, cookie: Option<&str>, origin: Option<&str>) -> Result<tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>, u16> {
-    let mut req = format!("ws://{}/ws", proxy.addr).into_client_request().unwrap();
+async fn connect(
+    proxy: &Proxy,
+    cookie: Option<&str>,
+    origin: Option<&str>,
+) -> Result<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    u16,
+> {
+    let mut req = format!("ws://{}/ws", proxy.addr)
+        .into_client_request()
+        .unwrap();
     if let Some(c) = cookie {
         req.headers_mut().insert("cookie", c.parse().unwrap());
     }
@@ -31,7 +42,9 @@ async fn same_origin_upgrade_with_session_reaches_the_upstream() {
     assert_eq!(b.sign_in(&proxy, "/", "ada@example.com").await.status, 302);
     let cookie = format!("portcullis_session={}", b.cookies["portcullis_session"]);
     let own = format!("http://{}", proxy.addr);
-    let mut ws = connect(&proxy, Some(&cookie), Some(&own)).await.expect("upgrade");
+    let mut ws = connect(&proxy, Some(&cookie), Some(&own))
+        .await
+        .expect("upgrade");
     ws.send(Message::Text("ping".into())).await.unwrap();
     let reply = ws.next().await.unwrap().unwrap();
     assert_eq!(reply.into_text().unwrap().as_str(), "echo: ping");
@@ -44,7 +57,12 @@ async fn upgrade_from_foreign_or_missing_origin_is_401() {
     let mut b = Browser::new();
     assert_eq!(b.sign_in(&proxy, "/", "ada@example.com").await.status, 302);
     let cookie = format!("portcullis_session={}", b.cookies["portcullis_session"]);
-    assert_eq!(connect(&proxy, Some(&cookie), Some("http://evil.example")).await.err(), Some(401));
+    assert_eq!(
+        connect(&proxy, Some(&cookie), Some("http://evil.example"))
+            .await
+            .err(),
+        Some(401)
+    );
     assert_eq!(connect(&proxy, Some(&cookie), None).await.err(), Some(401));
 }
 

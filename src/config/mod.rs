@@ -6,8 +6,8 @@
 //! others; with no usable provider at all, loading fails and lists every reason.
 
 mod file;
-pub mod summary;
 mod interpolate;
+pub mod summary;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -170,7 +170,9 @@ impl Config {
                 if key == "." { "(top level)" } else { &key },
                 format!(
                     "{}; see config/portcullis.example.toml for every key",
-                    e.into_inner().to_string().trim_end_matches(" in `(top level)`")
+                    e.into_inner()
+                        .to_string()
+                        .trim_end_matches(" in `(top level)`")
                 ),
             )
         })?;
@@ -178,7 +180,10 @@ impl Config {
         Self::validate(file, public_url_override)
     }
 
-    fn validate(file: FileConfig, public_url_override: Option<String>) -> Result<Self, ConfigError> {
+    fn validate(
+        file: FileConfig,
+        public_url_override: Option<String>,
+    ) -> Result<Self, ConfigError> {
         let server = validate_server(file.server, public_url_override)?;
         let upstream = validate_upstream(file.upstream)?;
         let session = validate_session(file.session)?;
@@ -218,12 +223,11 @@ impl Config {
         let mut provider_errors = Vec::new();
         for (i, p) in file.providers.into_iter().enumerate() {
             match validate_provider(i, p) {
-                Ok(p) if providers.iter().any(|q: &ProviderConfig| q.id == p.id) => {
-                    provider_errors.push(ProviderError {
+                Ok(p) if providers.iter().any(|q: &ProviderConfig| q.id == p.id) => provider_errors
+                    .push(ProviderError {
                         id: p.id,
                         reason: "the id is used by an earlier provider; ids must be unique".into(),
-                    })
-                }
+                    }),
                 Ok(p) => providers.push(p),
                 Err(e) => provider_errors.push(e),
             }
@@ -251,7 +255,10 @@ fn validate_server(
     let listen = s.listen.parse().map_err(|_| {
         ConfigError::invalid(
             "server.listen",
-            format!("`{}` is not an address; write e.g. \"0.0.0.0:8080\"", s.listen),
+            format!(
+                "`{}` is not an address; write e.g. \"0.0.0.0:8080\"",
+                s.listen
+            ),
         )
     })?;
     let (key, raw) = match public_url_override {
@@ -272,7 +279,10 @@ fn validate_server(
         .trusted_proxies
         .iter()
         .enumerate()
-        .map(|(i, raw)| parse_cidr(raw).map_err(|m| ConfigError::invalid(&format!("server.trusted_proxies[{i}]"), m)))
+        .map(|(i, raw)| {
+            parse_cidr(raw)
+                .map_err(|m| ConfigError::invalid(&format!("server.trusted_proxies[{i}]"), m))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let allowed_hosts = match s.allowed_hosts {
         Some(list) => list
@@ -306,7 +316,13 @@ fn parse_cidr(raw: &str) -> Result<IpNet, String> {
 fn validate_upstream(u: file::UpstreamFile) -> Result<UpstreamConfig, ConfigError> {
     const KEY: &str = "upstream.url";
     let url = Url::parse(&u.url).map_err(|e| {
-        ConfigError::invalid(KEY, format!("`{}` is not a URL ({e}); write e.g. \"http://127.0.0.1:9119\"", u.url))
+        ConfigError::invalid(
+            KEY,
+            format!(
+                "`{}` is not a URL ({e}); write e.g. \"http://127.0.0.1:9119\"",
+                u.url
+            ),
+        )
     })?;
     if url.scheme() != "http" {
         return Err(ConfigError::invalid(
@@ -411,13 +427,17 @@ fn validate_access(a: file::AccessFile) -> Result<AccessConfig, ConfigError> {
 }
 
 fn validate_provider(index: usize, p: ProviderFile) -> Result<ProviderConfig, ProviderError> {
-    let id = p.id.clone().unwrap_or_else(|| format!("providers[{index}]"));
+    let id =
+        p.id.clone()
+            .unwrap_or_else(|| format!("providers[{index}]"));
     let fail = |reason: String| ProviderError {
         id: id.clone(),
         reason,
     };
     if p.id.is_none() {
-        return Err(fail("`id` is missing; give each provider a short id such as \"google\"".into()));
+        return Err(fail(
+            "`id` is missing; give each provider a short id such as \"google\"".into(),
+        ));
     }
     if id.is_empty()
         || id.len() > 64
@@ -431,8 +451,14 @@ fn validate_provider(index: usize, p: ProviderFile) -> Result<ProviderConfig, Pr
         .client_id
         .clone()
         .filter(|c| !c.trim().is_empty())
-        .ok_or_else(|| fail("`client_id` is missing; copy it from the IdP's app registration".into()))?;
-    let client_secret = p.client_secret.clone().filter(|s| !s.is_empty()).map(Secret::new);
+        .ok_or_else(|| {
+            fail("`client_id` is missing; copy it from the IdP's app registration".into())
+        })?;
+    let client_secret = p
+        .client_secret
+        .clone()
+        .filter(|s| !s.is_empty())
+        .map(Secret::new);
     let kind = match p.kind.as_deref() {
         Some("oidc") => {
             if p.authorize_url.is_some() || p.token_url.is_some() || p.userinfo_url.is_some() {
@@ -440,10 +466,9 @@ fn validate_provider(index: usize, p: ProviderFile) -> Result<ProviderConfig, Pr
                     "`authorize_url`/`token_url`/`userinfo_url` are not used with kind = \"oidc\" (endpoints come from discovery); remove them".into(),
                 ));
             }
-            let raw = p
-                .issuer
-                .as_deref()
-                .ok_or_else(|| fail("`issuer` is missing; kind = \"oidc\" discovers everything from it".into()))?;
+            let raw = p.issuer.as_deref().ok_or_else(|| {
+                fail("`issuer` is missing; kind = \"oidc\" discovers everything from it".into())
+            })?;
             ProviderKind::Oidc {
                 issuer: endpoint_url(raw).map_err(|m| fail(format!("`issuer` {m}")))?,
             }
@@ -463,7 +488,10 @@ fn validate_provider(index: usize, p: ProviderFile) -> Result<ProviderConfig, Pr
     if !scopes.iter().any(|s| s == "openid") {
         return Err(fail("`scopes` must include \"openid\"".into()));
     }
-    if scopes.iter().any(|s| s.is_empty() || s.contains(char::is_whitespace)) {
+    if scopes
+        .iter()
+        .any(|s| s.is_empty() || s.contains(char::is_whitespace))
+    {
         return Err(fail("`scopes` entries must be single words".into()));
     }
     Ok(ProviderConfig {

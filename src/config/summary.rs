@@ -12,13 +12,27 @@ pub fn render(c: &Config) -> String {
     let _ = writeln!(out, "[server]\n  listen          = {}", s.listen);
     match &s.public_url {
         Some(u) => {
-            let _ = writeln!(out, "  public_url      = {}{}", u.origin(), u.prefix.as_str());
+            let _ = writeln!(
+                out,
+                "  public_url      = {}{}",
+                u.origin(),
+                u.prefix.as_str()
+            );
         }
         None => {
-            let _ = writeln!(out, "  public_url      = (from each request's Host and trusted X-Forwarded-*)");
+            let _ = writeln!(
+                out,
+                "  public_url      = (from each request's Host and trusted X-Forwarded-*)"
+            );
         }
     }
-    let list = |v: Vec<String>| if v.is_empty() { "(none)".to_string() } else { v.join(", ") };
+    let list = |v: Vec<String>| {
+        if v.is_empty() {
+            "(none)".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
     let _ = writeln!(
         out,
         "  trusted_proxies = {}",
@@ -27,13 +41,21 @@ pub fn render(c: &Config) -> String {
     let _ = writeln!(
         out,
         "  allowed_hosts   = {}",
-        if s.allowed_hosts.is_empty() { "(any)".to_string() } else { format!("{} entries", s.allowed_hosts.len()) }
+        if s.allowed_hosts.is_empty() {
+            "(any)".to_string()
+        } else {
+            format!("{} entries", s.allowed_hosts.len())
+        }
     );
     let _ = writeln!(
         out,
         "[upstream]\n  url             = {}\n  host sent       = {}",
         c.upstream.url,
-        if c.upstream.preserve_host { "(the client's Host)" } else { &c.upstream.authority }
+        if c.upstream.preserve_host {
+            "(the client's Host)"
+        } else {
+            &c.upstream.authority
+        }
     );
     let _ = writeln!(
         out,
@@ -43,7 +65,11 @@ pub fn render(c: &Config) -> String {
         humantime::format_duration(c.session.ttl),
         c.session.cookie_name
     );
-    let _ = writeln!(out, "[tickets]\n  ttl             = {}", humantime::format_duration(c.tickets.ttl));
+    let _ = writeln!(
+        out,
+        "[tickets]\n  ttl             = {}",
+        humantime::format_duration(c.tickets.ttl)
+    );
     let _ = writeln!(out, "[store]\n  kind            = memory");
     let _ = writeln!(
         out,
@@ -52,7 +78,10 @@ pub fn render(c: &Config) -> String {
         list(c.access.allowed_domains.clone())
     );
     if c.access.allowed_emails.is_empty() && c.access.allowed_domains.is_empty() {
-        let _ = writeln!(out, "  warning: both lists are empty, so ANY account the providers accept may sign in");
+        let _ = writeln!(
+            out,
+            "  warning: both lists are empty, so ANY account the providers accept may sign in"
+        );
     }
     let callback = match &s.public_url {
         Some(u) => format!("{}{}/auth/callback", u.origin(), u.prefix.as_str()),

@@ -60,7 +60,10 @@ fn unknown_keys_are_refused_with_their_path() {
 fn short_secret_is_refused_naming_the_fix() {
     let text = base("").replace(SECRET, "short");
     let e = err(&text);
-    assert!(e.contains("session.secret") && e.contains("portcullis secret"), "{e}");
+    assert!(
+        e.contains("session.secret") && e.contains("portcullis secret"),
+        "{e}"
+    );
     let e = err(&base("previous_secrets = [\"tiny\"]"));
     assert!(e.contains("session.previous_secrets[0]"), "{e}");
 }
@@ -69,8 +72,14 @@ fn short_secret_is_refused_naming_the_fix() {
 fn env_interpolation_and_unset_names() {
     let text = base("").replace(SECRET, "${SESSION_SECRET}");
     let e = err(&text);
-    assert!(e.contains("SESSION_SECRET") && e.contains("session.secret"), "{e}");
-    let c = Config::parse(&text, &|n| (n == "SESSION_SECRET").then(|| SECRET.to_string())).unwrap();
+    assert!(
+        e.contains("SESSION_SECRET") && e.contains("session.secret"),
+        "{e}"
+    );
+    let c = Config::parse(&text, &|n| {
+        (n == "SESSION_SECRET").then(|| SECRET.to_string())
+    })
+    .unwrap();
     assert!(c.session.secret.ct_eq(SECRET));
 }
 
@@ -97,10 +106,7 @@ fn public_url_env_overrides_file() {
 #[test]
 fn bad_public_url_is_a_config_error() {
     for bad in ["ftp://x.example", "dash.example.com", "https://"] {
-        let text = base("").replace(
-            "[upstream]",
-            &format!("public_url = \"{bad}\"\n[upstream]"),
-        );
+        let text = base("").replace("[upstream]", &format!("public_url = \"{bad}\"\n[upstream]"));
         let e = err(&text);
         assert!(e.contains("server.public_url"), "{e}");
     }
@@ -132,7 +138,10 @@ fn provider_errors_are_named_and_no_provider_refuses_start() {
     let text = base("").replace("client_id = \"portcullis\"\n", "");
     let e = err(&text);
     assert!(e.contains("no usable identity provider"), "{e}");
-    assert!(e.contains("provider `idp`") && e.contains("client_id"), "{e}");
+    assert!(
+        e.contains("provider `idp`") && e.contains("client_id"),
+        "{e}"
+    );
 
     let text = base("").replace("http://127.0.0.1:9000", "http://idp.example.com");
     let e = err(&text);
@@ -148,7 +157,9 @@ fn one_bad_provider_does_not_hide_a_good_one() {
     let c = parse(&text).unwrap();
     assert_eq!(c.providers.len(), 1);
     assert_eq!(c.provider_errors.len(), 1);
-    assert!(c.provider_errors[0].to_string().contains("provider `broken`"));
+    assert!(c.provider_errors[0]
+        .to_string()
+        .contains("provider `broken`"));
     assert!(c.provider_errors[0].reason.contains("issuer"));
 }
 

@@ -31,7 +31,10 @@ pub async fn start(addr: SocketAddr) -> Result<SocketAddr, String> {
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
-    headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
 }
 
 async fn echo(req: Request) -> Json<serde_json::Value> {

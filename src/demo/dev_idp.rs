@@ -198,7 +198,11 @@ fn redirect_allowed(s: &Inner, uri: &str) -> bool {
 }
 
 fn bad_request(msg: &str) -> Response {
-    (StatusCode::BAD_REQUEST, Html(dev_page(&format!("<p>{}</p>", escape(msg))))).into_response()
+    (
+        StatusCode::BAD_REQUEST,
+        Html(dev_page(&format!("<p>{}</p>", escape(msg)))),
+    )
+        .into_response()
 }
 
 fn dev_page(body: &str) -> String {
@@ -233,7 +237,10 @@ async fn authorize_page(State(s): State<Arc<Inner>>, Query(q): Query<AuthorizeQu
         return bad_request("this IdP needs response_type=code and PKCE S256");
     }
     let hidden = |name: &str, value: &str| {
-        format!("<input type=hidden name=\"{name}\" value=\"{}\">", escape(value))
+        format!(
+            "<input type=hidden name=\"{name}\" value=\"{}\">",
+            escape(value)
+        )
     };
     let body = format!(
         "<h1>Sign in</h1><form method=post action=\"/authorize\">\
@@ -321,14 +328,21 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((unescape(id), unescape(secret)))
 }
 
-async fn token(State(s): State<Arc<Inner>>, headers: HeaderMap, Form(f): Form<TokenForm>) -> Response {
+async fn token(
+    State(s): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Form(f): Form<TokenForm>,
+) -> Response {
     let faults = s.faults.lock().map(|f| f.clone()).unwrap_or_default();
     if faults.token_endpoint_down {
         return token_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error");
     }
     let (id, secret) = match basic_credentials(&headers) {
         Some(creds) => creds,
-        None => (f.client_id.clone().unwrap_or_default(), f.client_secret.clone().unwrap_or_default()),
+        None => (
+            f.client_id.clone().unwrap_or_default(),
+            f.client_secret.clone().unwrap_or_default(),
+        ),
     };
     if id != s.client.client_id
         || !constant_time_eq(secret.as_bytes(), s.client.client_secret.as_bytes())
@@ -350,7 +364,11 @@ async fn token(State(s): State<Arc<Inner>>, headers: HeaderMap, Form(f): Form<To
         return token_error(StatusCode::BAD_REQUEST, "invalid_grant");
     }
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let (iat, exp) = if faults.expired { (now - 7200, now - 3600) } else { (now, now + 300) };
+    let (iat, exp) = if faults.expired {
+        (now - 7200, now - 3600)
+    } else {
+        (now, now + 300)
+    };
     let sub = format!("dev|{}", grant.email);
     let mut claims = json!({
         "iss": if faults.wrong_issuer { "http://evil.example".to_string() } else { s.issuer.clone() },
@@ -367,7 +385,11 @@ async fn token(State(s): State<Arc<Inner>>, headers: HeaderMap, Form(f): Form<To
     }
     let mut header = Header::new(Algorithm::EdDSA);
     header.kid = Some(s.kid.clone());
-    let key = if faults.bad_signature { &s.rogue } else { &s.encoding };
+    let key = if faults.bad_signature {
+        &s.rogue
+    } else {
+        &s.encoding
+    };
     let Ok(id_token) = jsonwebtoken::encode(&header, &claims, key) else {
         return token_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error");
     };
@@ -391,7 +413,9 @@ async fn userinfo(State(s): State<Arc<Inner>>, headers: HeaderMap) -> Response {
         .and_then(|v| v.strip_prefix("Bearer "));
     let found = token.and_then(|t| s.tokens.lock().ok().and_then(|m| m.get(t).cloned()));
     match found {
-        Some((sub, email)) => Json(json!({"sub": sub, "email": email, "email_verified": true})).into_response(),
+        Some((sub, email)) => {
+            Json(json!({"sub": sub, "email": email, "email_verified": true})).into_response()
+        }
         None => token_error(StatusCode::UNAUTHORIZED, "invalid_token"),
     }
 }

@@ -60,7 +60,11 @@ pub fn unauthenticated(app: &App, req: &RequestInfo, headers: &HeaderMap, auth: 
     };
     let login_url = req.login_url();
     let reply = if is_upgrade(headers) || wants_json(&req.path, headers) {
-        let error = if dead { "session_expired" } else { "unauthenticated" };
+        let error = if dead {
+            "session_expired"
+        } else {
+            "unauthenticated"
+        };
         Reply::json(
             401,
             &json!({"error": error, "detail": "Unauthorized", "login_url": login_url}),
@@ -69,7 +73,10 @@ pub fn unauthenticated(app: &App, req: &RequestInfo, headers: &HeaderMap, auth: 
         Reply::redirect(login_url)
     };
     if dead {
-        reply.cookie(cookie::clear_cookie(app.sessions.cookie_base(), &req.origin))
+        reply.cookie(cookie::clear_cookie(
+            app.sessions.cookie_base(),
+            &req.origin,
+        ))
     } else {
         reply
     }

@@ -106,6 +106,9 @@ fn header_safe(v: &str) -> Result<String> {
     if v.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         Ok(v.to_string())
     } else {
-        Error::e_explain(HTTPStatus(400), "identity holds characters a header cannot carry")
+        Error::e_explain(
+            HTTPStatus(400),
+            "identity holds characters a header cannot carry",
+        )
     }
 }

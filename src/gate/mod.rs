@@ -52,9 +52,14 @@ impl Gate {
             .map(|a| a.ip());
         let origin = match app.resolver.resolve(peer, headers) {
             Ok(o) => o,
-            Err(OriginError::BadHost) => return Some(Reply::text(400, "Bad Request: invalid Host\n")),
+            Err(OriginError::BadHost) => {
+                return Some(Reply::text(400, "Bad Request: invalid Host\n"))
+            }
             Err(OriginError::HostNotAllowed) => {
-                return Some(Reply::text(421, "Misdirected Request: this host is not served here\n"))
+                return Some(Reply::text(
+                    421,
+                    "Misdirected Request: this host is not served here\n",
+                ))
             }
         };
         let req = RequestInfo {
@@ -114,11 +119,18 @@ impl ProxyHttp for Gate {
         }
     }
 
-    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut Self::CTX) -> Result<Box<HttpPeer>> {
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut Self::CTX,
+    ) -> Result<Box<HttpPeer>> {
         if ctx.forward.is_none() {
             // request_filter forwards only authenticated requests; anything else
             // reaching here is a bug, and the answer is no.
-            return Error::e_explain(HTTPStatus(403), "request reached the upstream without a session");
+            return Error::e_explain(
+                HTTPStatus(403),
+                "request reached the upstream without a session",
+            );
         }
         let mut peer = HttpPeer::new(self.app.upstream_addr, false, String::new());
         peer.options.connection_timeout = Some(std::time::Duration::from_secs(5));
@@ -132,12 +144,20 @@ impl ProxyHttp for Gate {
         ctx: &mut Self::CTX,
     ) -> Result<()> {
         let Some((req, claims)) = &ctx.forward else {
-            return Error::e_explain(HTTPStatus(403), "request reached the upstream without a session");
+            return Error::e_explain(
+                HTTPStatus(403),
+                "request reached the upstream without a session",
+            );
         };
         forward::rewrite(&self.app, req, claims, upstream)
     }
 
-    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, _ctx: &mut Self::CTX) -> FailToProxy {
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        _ctx: &mut Self::CTX,
+    ) -> FailToProxy {
         let code = match e.etype() {
             HTTPStatus(code) => *code,
             _ => match e.esource() {

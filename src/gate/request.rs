@@ -126,19 +126,43 @@ mod tests {
     #[test]
     fn cross_origin_refuses_foreign_origin_and_sibling_sites() {
         let o = origin();
-        assert_eq!(cross_origin(&o, &headers(&[("origin", "https://evil.com")])), Some("foreign_origin"));
-        assert_eq!(cross_origin(&o, &headers(&[("origin", "null")])), Some("foreign_origin"));
-        assert_eq!(cross_origin(&o, &headers(&[("origin", "http://dash.example.com")])), Some("foreign_origin"));
-        assert_eq!(cross_origin(&o, &headers(&[("sec-fetch-site", "same-site")])), Some("sec_fetch_site"));
-        assert_eq!(cross_origin(&o, &headers(&[("sec-fetch-site", "cross-site")])), Some("sec_fetch_site"));
+        assert_eq!(
+            cross_origin(&o, &headers(&[("origin", "https://evil.com")])),
+            Some("foreign_origin")
+        );
+        assert_eq!(
+            cross_origin(&o, &headers(&[("origin", "null")])),
+            Some("foreign_origin")
+        );
+        assert_eq!(
+            cross_origin(&o, &headers(&[("origin", "http://dash.example.com")])),
+            Some("foreign_origin")
+        );
+        assert_eq!(
+            cross_origin(&o, &headers(&[("sec-fetch-site", "same-site")])),
+            Some("sec_fetch_site")
+        );
+        assert_eq!(
+            cross_origin(&o, &headers(&[("sec-fetch-site", "cross-site")])),
+            Some("sec_fetch_site")
+        );
     }
 
     #[test]
     fn cross_origin_passes_same_origin_and_non_browsers() {
         let o = origin();
-        assert_eq!(cross_origin(&o, &headers(&[("origin", "https://dash.example.com")])), None);
-        assert_eq!(cross_origin(&o, &headers(&[("sec-fetch-site", "same-origin")])), None);
-        assert_eq!(cross_origin(&o, &headers(&[("sec-fetch-site", "none")])), None);
+        assert_eq!(
+            cross_origin(&o, &headers(&[("origin", "https://dash.example.com")])),
+            None
+        );
+        assert_eq!(
+            cross_origin(&o, &headers(&[("sec-fetch-site", "same-origin")])),
+            None
+        );
+        assert_eq!(
+            cross_origin(&o, &headers(&[("sec-fetch-site", "none")])),
+            None
+        );
         assert_eq!(cross_origin(&o, &HeaderMap::new()), None);
     }
 
@@ -147,13 +171,19 @@ mod tests {
         let next = SafeNext::parse("/a b");
         assert_eq!(login_url(&origin(), &next), "/hermes/login?next=%2F");
         let next = SafeNext::parse("/sessions?x=1&y=2");
-        assert_eq!(login_url(&origin(), &next), "/hermes/login?next=%2Fsessions%3Fx%3D1%26y%3D2");
+        assert_eq!(
+            login_url(&origin(), &next),
+            "/hermes/login?next=%2Fsessions%3Fx%3D1%26y%3D2"
+        );
     }
 
     #[test]
     fn json_is_wanted_for_api_paths_and_json_accept() {
         assert!(wants_json("/api/status", &HeaderMap::new()));
-        assert!(wants_json("/x", &headers(&[("accept", "application/json, */*")])));
+        assert!(wants_json(
+            "/x",
+            &headers(&[("accept", "application/json, */*")])
+        ));
         assert!(!wants_json("/x", &headers(&[("accept", "text/html,*/*")])));
     }
 }

@@ -38,7 +38,13 @@ pub enum Route {
 }
 
 /// Routes a request to one of portcullis's endpoints, or to the upstream.
-pub async fn route(app: &App, method: &Method, req: &RequestInfo, headers: &HeaderMap, now: i64) -> Route {
+pub async fn route(
+    app: &App,
+    method: &Method,
+    req: &RequestInfo,
+    headers: &HeaderMap,
+    now: i64,
+) -> Route {
     let reply = match (method, req.path.as_str()) {
         (&Method::GET | &Method::HEAD, "/auth/health") => Reply::text(200, "ok\n"),
         (&Method::GET | &Method::HEAD, "/login") => login_page(app, req),
@@ -47,8 +53,12 @@ pub async fn route(app: &App, method: &Method, req: &RequestInfo, headers: &Head
         (&Method::POST, "/auth/logout") => logout(app, req, headers, now).await,
         (&Method::GET, "/api/auth/providers") => providers(app, req),
         (&Method::GET, "/api/auth/me") => me(app, req, headers, now).await,
-        (_, "/auth/logout") => Reply::text(405, "Use POST to sign out\n").header("allow", "POST".into()),
-        (_, path) if path == "/auth" || path.starts_with("/auth/") || path.starts_with("/api/auth/") => {
+        (_, "/auth/logout") => {
+            Reply::text(405, "Use POST to sign out\n").header("allow", "POST".into())
+        }
+        (_, path)
+            if path == "/auth" || path.starts_with("/auth/") || path.starts_with("/api/auth/") =>
+        {
             if wants_json(path, headers) {
                 Reply::json(404, &json!({"error": "not_found"}))
             } else {
@@ -80,13 +90,21 @@ fn login_page(app: &App, req: &RequestInfo) -> Reply {
 
 fn back_to_login(req: &RequestInfo, status: u16, title: &str, message: &str) -> Reply {
     let href = req.origin.path("/login");
-    Reply::html(status, error_page(title, message, Some((&href, "Back to sign-in"))))
+    Reply::html(
+        status,
+        error_page(title, message, Some((&href, "Back to sign-in"))),
+    )
 }
 
 async fn start_login(app: &App, req: &RequestInfo, now: i64) -> Reply {
     let provider_id = req.param("provider").unwrap_or_default();
     let Some(provider) = app.providers.get(&provider_id) else {
-        return back_to_login(req, 400, "Unknown sign-in provider", "This sign-in link names a provider that is not configured.");
+        return back_to_login(
+            req,
+            400,
+            "Unknown sign-in provider",
+            "This sign-in link names a provider that is not configured.",
+        );
     };
     let next = SafeNext::parse_opt(req.param("next").as_deref());
     let pending = PendingLogin::new(provider.id(), &next, req.origin.redirect_uri(), now);
@@ -151,16 +169,28 @@ async fn callback(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -
     };
     let Some(pending) = pending else {
         fail("no_login_in_progress", None);
-        return back_to_login(req, 400, "Sign-in expired", "This sign-in was not started here, or took too long. Start again.")
-            .cookie(clear_pkce);
+        return back_to_login(
+            req,
+            400,
+            "Sign-in expired",
+            "This sign-in was not started here, or took too long. Start again.",
+        )
+        .cookie(clear_pkce);
     };
     let provider_id = pending.provider.as_str();
     if req.param("error").is_some() {
         fail("idp_error", Some(provider_id));
-        return back_to_login(req, 400, "Sign-in not completed", "The identity provider did not complete the sign-in.")
-            .cookie(clear_pkce);
+        return back_to_login(
+            req,
+            400,
+            "Sign-in not completed",
+            "The identity provider did not complete the sign-in.",
+        )
+        .cookie(clear_pkce);
     }
-    let state_ok = req.param("state").is_some_and(|s| pending.state_matches(&s));
+    let state_ok = req
+        .param("state")
+        .is_some_and(|s| pending.state_matches(&s));
     let code = req.param("code").filter(|c| !c.is_empty());
     let (true, Some(code)) = (state_ok, code) else {
         fail("bad_state", Some(provider_id));
@@ -169,7 +199,13 @@ async fn callback(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -
     };
     let Some(provider) = app.providers.get(provider_id) else {
         fail("unknown_provider", Some(provider_id));
-        return back_to_login(req, 400, "Unknown sign-in provider", "That provider is no longer configured.").cookie(clear_pkce);
+        return back_to_login(
+            req,
+            400,
+            "Unknown sign-in provider",
+            "That provider is no longer configured.",
+        )
+        .cookie(clear_pkce);
     };
     let exchange = CodeExchange {
         code: &code,
@@ -185,7 +221,10 @@ async fn callback(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -
             return provider_error_page(req, provider.display_name(), &e).cookie(clear_pkce);
         }
     };
-    if let Err(denial) = app.access.check(identity.email.as_deref(), identity.email_verified) {
+    if let Err(denial) = app
+        .access
+        .check(identity.email.as_deref(), identity.email_verified)
+    {
         app.audit.emit(
             AuditEvent::new(AuditKind::AccessDenied, req.client_ip)
                 .provider(provider_id)
@@ -219,7 +258,9 @@ async fn callback(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -
 
 async fn logout(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -> Reply {
     let cookie_header = cookie::header(headers);
-    if let crate::session::SessionRead::Valid(claims) = app.sessions.read(cookie_header.as_deref(), now) {
+    if let crate::session::SessionRead::Valid(claims) =
+        app.sessions.read(cookie_header.as_deref(), now)
+    {
         if let Err(e) = app.store.revoke_session(&claims.sid, claims.exp).await {
             tracing::error!(error = %e, "cannot record a logout; the session cookie is cleared but stays valid until it expires");
             return Reply::text(503, "Sign-out could not be recorded; try again\n");
@@ -237,7 +278,10 @@ async fn logout(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -> 
         Reply::redirect(login)
     };
     reply
-        .cookie(cookie::clear_cookie(app.sessions.cookie_base(), &req.origin))
+        .cookie(cookie::clear_cookie(
+            app.sessions.cookie_base(),
+            &req.origin,
+        ))
         .cookie(cookie::clear_cookie(&app.pkce_cookie, &req.origin))
 }
 

@@ -66,7 +66,10 @@ mod tests {
     fn challenge_matches_rfc7636_example() {
         let mut p = PendingLogin::new("x", &SafeNext::root(), String::new(), 0);
         p.verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into();
-        assert_eq!(p.code_challenge(), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+        assert_eq!(
+            p.code_challenge(),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
     }
 
     #[test]

@@ -69,9 +69,8 @@ impl BackChannel {
             .ok()
             .and_then(|u| u.host_str().map(str::to_string))
             .unwrap_or_default();
-        let resp = sent.map_err(|e| {
-            ProviderError::Unreachable(format!("{host}: {}", without_url(&e)))
-        })?;
+        let resp =
+            sent.map_err(|e| ProviderError::Unreachable(format!("{host}: {}", without_url(&e))))?;
         let status = resp.status();
         if status.is_redirection() {
             return Err(ProviderError::Refused(format!(
@@ -79,7 +78,9 @@ impl BackChannel {
             )));
         }
         if status.is_server_error() {
-            return Err(ProviderError::Unreachable(format!("{host} answered {status}")));
+            return Err(ProviderError::Unreachable(format!(
+                "{host} answered {status}"
+            )));
         }
         if !status.is_success() {
             // The error code is safe to report; the description may echo input.
@@ -89,11 +90,15 @@ impl BackChannel {
                 .and_then(|e| e.as_str())
                 .filter(|c| c.len() < 64 && c.bytes().all(|b| b.is_ascii_graphic()))
                 .unwrap_or("no error code");
-            return Err(ProviderError::Refused(format!("{host} answered {status} ({code})")));
+            return Err(ProviderError::Refused(format!(
+                "{host} answered {status} ({code})"
+            )));
         }
-        resp.json::<T>()
-            .await
-            .map_err(|_| ProviderError::Invalid(format!("{host} sent a response that is not the expected JSON")))
+        resp.json::<T>().await.map_err(|_| {
+            ProviderError::Invalid(format!(
+                "{host} sent a response that is not the expected JSON"
+            ))
+        })
     }
 }
 

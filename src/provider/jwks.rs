@@ -86,7 +86,11 @@ impl JwksCache {
         true
     }
 
-    fn find(&self, kid: Option<&str>, alg: Algorithm) -> Result<Option<DecodingKey>, ProviderError> {
+    fn find(
+        &self,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Result<Option<DecodingKey>, ProviderError> {
         let keys = match self.keys.read() {
             Ok(k) => Arc::clone(&k),
             Err(_) => return Ok(None),
@@ -116,9 +120,13 @@ fn fits(jwk: &Jwk, kid: Option<&str>, alg: Algorithm) -> bool {
         .is_none_or(|ka| ka.to_string() == format!("{alg:?}"));
     let family_ok = matches!(
         (&jwk.algorithm, alg),
-        (P::RSA(_), Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512)
-            | (P::RSA(_), Algorithm::PS256 | Algorithm::PS384 | Algorithm::PS512)
-            | (P::EllipticCurve(_), Algorithm::ES256 | Algorithm::ES384)
+        (
+            P::RSA(_),
+            Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512
+        ) | (
+            P::RSA(_),
+            Algorithm::PS256 | Algorithm::PS384 | Algorithm::PS512
+        ) | (P::EllipticCurve(_), Algorithm::ES256 | Algorithm::ES384)
             | (P::OctetKeyPair(_), Algorithm::EdDSA)
     );
     kid_ok && use_ok && alg_ok && family_ok

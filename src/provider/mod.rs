@@ -78,7 +78,8 @@ pub trait Provider: Send + Sync {
         Ok(())
     }
     /// The IdP URL to send the browser to (PKCE S256, `state`, and `nonce` where used).
-    async fn authorization_url(&self, req: &AuthorizationRequest<'_>) -> Result<Url, ProviderError>;
+    async fn authorization_url(&self, req: &AuthorizationRequest<'_>)
+        -> Result<Url, ProviderError>;
     /// Redeems the code with the verifier and returns the verified identity.
     async fn exchange(&self, req: &CodeExchange<'_>) -> Result<Identity, ProviderError>;
 }

@@ -174,7 +174,12 @@ impl OidcProvider {
         }
         let key = self
             .jwks
-            .key_for(&self.http, &meta.jwks_uri, header.kid.as_deref(), header.alg)
+            .key_for(
+                &self.http,
+                &meta.jwks_uri,
+                header.kid.as_deref(),
+                header.alg,
+            )
             .await?;
         let mut validation = Validation::new(header.alg);
         validation.set_issuer(&[meta.issuer.as_str()]);
@@ -189,7 +194,9 @@ impl OidcProvider {
             .as_deref()
             .ok_or_else(|| ProviderError::Invalid("the ID token carries no nonce".into()))?;
         if !constant_time_eq(token_nonce.as_bytes(), nonce.as_bytes()) {
-            return Err(ProviderError::Invalid("the ID token's nonce does not match".into()));
+            return Err(ProviderError::Invalid(
+                "the ID token's nonce does not match".into(),
+            ));
         }
         let several_audiences = claims.aud.as_array().is_some_and(|a| a.len() > 1);
         if (several_audiences || claims.azp.is_some())
@@ -217,7 +224,10 @@ impl Provider for OidcProvider {
         self.metadata().await.map(|_| ())
     }
 
-    async fn authorization_url(&self, req: &AuthorizationRequest<'_>) -> Result<Url, ProviderError> {
+    async fn authorization_url(
+        &self,
+        req: &AuthorizationRequest<'_>,
+    ) -> Result<Url, ProviderError> {
         let meta = self.metadata().await?;
         let mut url = Url::parse(&meta.authorization_endpoint)
             .map_err(|_| ProviderError::Invalid("authorization_endpoint is not a URL".into()))?;
@@ -255,7 +265,10 @@ impl Provider for OidcProvider {
                 None
             }
         };
-        let tokens: TokenResponse = self.http.post_form(&meta.token_endpoint, &form, basic).await?;
+        let tokens: TokenResponse = self
+            .http
+            .post_form(&meta.token_endpoint, &form, basic)
+            .await?;
         let id_token = tokens
             .id_token
             .ok_or_else(|| ProviderError::Invalid("the token response has no id_token".into()))?;
@@ -263,7 +276,8 @@ impl Provider for OidcProvider {
 
         let mut profile = claims.profile;
         if profile.email.is_none() {
-            if let (Some(endpoint), Some(access)) = (&meta.userinfo_endpoint, &tokens.access_token) {
+            if let (Some(endpoint), Some(access)) = (&meta.userinfo_endpoint, &tokens.access_token)
+            {
                 let info: UserInfo = self.http.get_json(endpoint, Some(access)).await?;
                 if info.sub != claims.sub {
                     return Err(ProviderError::Invalid(

@@ -29,7 +29,12 @@ pub fn cookie_name(base: &str, origin: &RequestOrigin) -> String {
 
 /// A `Set-Cookie` value setting `base` to `value` for `max_age`.
 pub fn set_cookie(base: &str, origin: &RequestOrigin, value: &str, max_age: Duration) -> String {
-    build(base, origin, value, time::Duration::seconds(max_age.as_secs() as i64))
+    build(
+        base,
+        origin,
+        value,
+        time::Duration::seconds(max_age.as_secs() as i64),
+    )
 }
 
 /// A `Set-Cookie` value that deletes `base` on this origin.
@@ -123,16 +128,29 @@ mod tests {
 
     #[test]
     fn cookie_is_host_prefixed_on_https_root() {
-        let c = set_cookie("s", &origin(Scheme::Https, ""), "v", Duration::from_secs(60));
+        let c = set_cookie(
+            "s",
+            &origin(Scheme::Https, ""),
+            "v",
+            Duration::from_secs(60),
+        );
         assert!(c.starts_with("__Host-s=v"), "{c}");
-        assert!(c.contains("Secure") && c.contains("Path=/;") || c.contains("Path=/"), "{c}");
+        assert!(
+            c.contains("Secure") && c.contains("Path=/;") || c.contains("Path=/"),
+            "{c}"
+        );
         assert!(!c.contains("Domain"), "{c}");
         assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.contains("Max-Age=60"));
     }
 
     #[test]
     fn cookie_is_secure_prefixed_under_a_prefix() {
-        let c = set_cookie("s", &origin(Scheme::Https, "/hermes"), "v", Duration::from_secs(60));
+        let c = set_cookie(
+            "s",
+            &origin(Scheme::Https, "/hermes"),
+            "v",
+            Duration::from_secs(60),
+        );
         assert!(c.starts_with("__Secure-s=v"), "{c}");
         assert!(c.contains("Path=/hermes") && c.contains("Secure"), "{c}");
     }
@@ -142,14 +160,22 @@ mod tests {
         let c = set_cookie("s", &origin(Scheme::Http, ""), "v", Duration::from_secs(60));
         assert!(c.starts_with("s=v"), "{c}");
         assert!(!c.contains("Secure"), "{c}");
-        let c = set_cookie("s", &origin(Scheme::Http, "/p"), "v", Duration::from_secs(60));
+        let c = set_cookie(
+            "s",
+            &origin(Scheme::Http, "/p"),
+            "v",
+            Duration::from_secs(60),
+        );
         assert!(c.contains("Path=/p"), "{c}");
     }
 
     #[test]
     fn clearing_expires_at_once() {
         let c = clear_cookie("s", &origin(Scheme::Https, ""));
-        assert!(c.starts_with("__Host-s=;") && c.contains("Max-Age=0"), "{c}");
+        assert!(
+            c.starts_with("__Host-s=;") && c.contains("Max-Age=0"),
+            "{c}"
+        );
     }
 
     #[test]

@@ -135,7 +135,10 @@ mod tests {
         assert_eq!(claims.exp, 1000 + 3600);
         for name in ["sess", "__Host-sess", "__Secure-sess"] {
             let header = format!("x=1; {name}={sealed}");
-            assert_eq!(s.read(Some(&header), 1001), SessionRead::Valid(claims.clone()));
+            assert_eq!(
+                s.read(Some(&header), 1001),
+                SessionRead::Valid(claims.clone())
+            );
         }
     }
 
@@ -143,7 +146,10 @@ mod tests {
     fn expired_cookie_is_invalid() {
         let s = sessions();
         let (_, sealed) = s.issue(&identity(), "idp", 1000);
-        assert_eq!(s.read(Some(&format!("sess={sealed}")), 1000 + 3600), SessionRead::Invalid);
+        assert_eq!(
+            s.read(Some(&format!("sess={sealed}")), 1000 + 3600),
+            SessionRead::Invalid
+        );
     }
 
     #[test]

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use portcullis::demo::dev_idp::{DevClient, DevIdp};
 
+pub mod node_idp;
+
 pub const SECRET: &str = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
 pub const CLIENT_ID: &str = "portcullis-test";
 pub const CLIENT_SECRET: &str = "client-secret-for-tests";
@@ -40,8 +42,12 @@ impl Proxy {
     }
 
     pub async fn start_with_env(config: &str, env: &[(&str, &str)]) -> Proxy {
+        Self::start_on(free_port(), config, env).await
+    }
+
+    /// Starts the proxy on a chosen loopback port.
+    pub async fn start_on(port: u16, config: &str, env: &[(&str, &str)]) -> Proxy {
         let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let path = dir.path().join("portcullis.toml");
         std::fs::write(&path, config.replace("{listen}", &addr.to_string())).unwrap();
@@ -97,7 +103,9 @@ impl Proxy {
         std::fs::read_to_string(&self.audit_path)
             .unwrap_or_default()
             .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("audit line is not JSON: {l}")))
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|_| panic!("audit line is not JSON: {l}"))
+            })
             .collect()
     }
 
@@ -296,8 +304,18 @@ impl Browser {
         ];
         let mut action = url.clone();
         action.set_query(None);
-        let r = self.client.post(action.as_str()).form(&form).send().await.unwrap();
-        assert!(r.status().is_redirection(), "IdP form answered {}", r.status());
+        let r = self
+            .client
+            .post(action.as_str())
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_redirection(),
+            "IdP form answered {}",
+            r.status()
+        );
         r.headers()
             .get("location")
             .and_then(|v| v.to_str().ok())

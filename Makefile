@@ -1,0 +1,14 @@
+# The targets CI and the README use. `make test` is what .ci/run runs.
+.PHONY: setup demo test release
+
+setup:
+	scripts/setup.sh
+
+demo: setup
+	cargo run --release -- demo
+
+test:
+	scripts/test.sh
+
+release:
+	scripts/build-release.sh

@@ -1,0 +1,121 @@
+//! The real OpenID Provider (`oidc-provider` from npm) as a child process, and a
+//! person's way through its login and consent forms.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub struct NodeIdp {
+    child: Child,
+    pub issuer: String,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl NodeIdp {
+    /// Starts the IdP with a client whose redirect URIs are `redirect_uris`.
+    pub fn start(client_id: &str, client_secret: &str, redirect_uris: &[String]) -> NodeIdp {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/idp");
+        assert!(
+            std::path::Path::new(dir)
+                .join("node_modules/oidc-provider")
+                .exists(),
+            "tests/idp/node_modules is missing: run scripts/setup.sh first"
+        );
+        let port = super::free_port();
+        let mut child = Command::new("node")
+            .arg("server.mjs")
+            .current_dir(dir)
+            .env("IDP_PORT", port.to_string())
+            .env("IDP_CLIENT_ID", client_id)
+            .env("IDP_CLIENT_SECRET", client_secret)
+            .env("IDP_REDIRECT_URIS", redirect_uris.join(","))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("node");
+        let stdout = child.stdout.take().expect("stdout");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(issuer) = line.strip_prefix("IDP_READY ") {
+                    let _ = tx.send(issuer.to_string());
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let issuer = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("oidc-provider did not start");
+        NodeIdp {
+            child,
+            issuer,
+            lines,
+        }
+    }
+
+    /// Lines the IdP printed so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+}
+
+impl Drop for NodeIdp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn form_action(html: &str) -> Option<String> {
+    let start = html.find("<form")?;
+    let rest = &html[start..];
+    let a = rest.find("action=\"")? + 8;
+    let end = rest[a..].find('"')?;
+    Some(rest[a..a + end].replace("&amp;", "&"))
+}
+
+/// Walks the IdP's pages from `authorize_url` as a person would: sign in as `login`
+/// on the login form, press Continue on the consent form. Returns the URL the IdP
+/// finally redirects to outside itself (the callback).
+pub async fn sign_in_at(issuer: &str, authorize_url: &str, login: &str) -> String {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let base = url::Url::parse(issuer).unwrap();
+    let mut next = authorize_url.to_string();
+    for _ in 0..12 {
+        if !next.starts_with(issuer) {
+            return next;
+        }
+        let r = client.get(&next).send().await.unwrap();
+        let r = if r.status().is_redirection() {
+            r
+        } else {
+            assert_eq!(r.status(), 200, "IdP page {next}");
+            let html = r.text().await.unwrap();
+            let action = base.join(&form_action(&html).expect("a form")).unwrap();
+            let form: Vec<(&str, &str)> = if html.contains("name=\"login\"") {
+                vec![
+                    ("prompt", "login"),
+                    ("login", login),
+                    ("password", "any password"),
+                ]
+            } else {
+                vec![("prompt", "consent")]
+            };
+            client.post(action).form(&form).send().await.unwrap()
+        };
+        let location = r
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .expect("a redirect");
+        next = base.join(location).unwrap().to_string();
+    }
+    panic!("the IdP never sent the browser back");
+}
