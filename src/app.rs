@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::access::AccessPolicy;
 use crate::audit::Audit;
 use crate::config::{Config, StoreConfig};
+use crate::live::LiveConnections;
 use crate::provider::http::BackChannel;
 use crate::provider::Providers;
 use crate::public_url::OriginResolver;
@@ -13,6 +14,7 @@ use crate::session::codec::{Codec, Purpose};
 use crate::session::Sessions;
 use crate::store::memory::MemoryStore;
 use crate::store::Store;
+use crate::tickets::Tickets;
 
 /// Why the gate could not be built from a valid config.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +34,9 @@ pub struct App {
     pub pkce_cookie: String,
     pub providers: Providers,
     pub store: Arc<dyn Store>,
+    pub tickets: Tickets,
+    /// Upgraded connections, closed when their session ends.
+    pub live: LiveConnections,
     pub access: AccessPolicy,
     pub audit: Audit,
     /// The upstream's socket address, resolved once at start (no DNS on the request path).
@@ -68,6 +73,8 @@ impl App {
             allowed_hosts: config.server.allowed_hosts.clone(),
         };
         Ok(Self {
+            tickets: Tickets::new(Arc::clone(&store), config.tickets.ttl),
+            live: LiveConnections::new(Arc::clone(&store)),
             access: AccessPolicy::new(config.access.clone()),
             resolver,
             sessions,

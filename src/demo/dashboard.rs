@@ -23,6 +23,7 @@ pub async fn start(addr: SocketAddr) -> Result<SocketAddr, String> {
     let app = Router::new()
         .route("/api/echo", get(echo).post(echo))
         .route("/ws", get(ws))
+        .route("/ws/request", get(ws_request))
         .fallback(page);
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -52,6 +53,24 @@ async fn echo(req: Request) -> Json<serde_json::Value> {
 
 async fn ws(upgrade: WebSocketUpgrade) -> Response {
     upgrade.on_upgrade(echo_socket)
+}
+
+/// A WebSocket that first sends what the upgrade request looked like, then echoes.
+async fn ws_request(
+    upgrade: WebSocketUpgrade,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    let seen: serde_json::Map<String, serde_json::Value> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(String::from_utf8_lossy(v.as_bytes()))))
+        .collect();
+    let first = json!({"uri": uri.to_string(), "headers": seen}).to_string();
+    upgrade.on_upgrade(move |mut socket| async move {
+        if socket.send(Message::Text(first.into())).await.is_ok() {
+            echo_socket(socket).await;
+        }
+    })
 }
 
 async fn echo_socket(mut socket: WebSocket) {

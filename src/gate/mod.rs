@@ -17,18 +17,24 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use time::OffsetDateTime;
 
 use crate::app::App;
+use crate::audit::{AuditEvent, AuditKind};
+use crate::live::LiveGuard;
 use crate::login::page::error_page;
 use crate::public_url::OriginError;
 use crate::session::SessionClaims;
 use auth::{authenticate, unauthenticated, Auth};
 use reply::Reply;
-use request::{cross_origin, is_unsafe, is_upgrade, same_origin_upgrade, RequestInfo};
+use request::{
+    cross_origin, is_unsafe, is_upgrade, same_origin_upgrade, without_param, RequestInfo,
+};
 use routes::{route, Route};
 
 /// Per-request state carried from `request_filter` to the upstream filters.
 #[derive(Default)]
 pub struct RequestCtx {
     forward: Option<(RequestInfo, SessionClaims)>,
+    /// Set while an upgraded connection is live; dropping it deregisters it.
+    live: Option<LiveGuard>,
 }
 
 /// The gate: one per server, shared by every request.
@@ -62,7 +68,7 @@ impl Gate {
                 ))
             }
         };
-        let req = RequestInfo {
+        let mut req = RequestInfo {
             peer,
             client_ip: app.resolver.client_ip(peer, headers),
             peer_trusted: app.resolver.is_trusted(peer),
@@ -80,6 +86,38 @@ impl Gate {
         match route(app, &header.method, &req, headers, now).await {
             Route::Respond(reply) => return Some(reply),
             Route::Forward => {}
+        }
+        if is_upgrade(headers) {
+            if let Some(ticket) = req.param("ticket") {
+                // Judged by the ticket alone: a cookie that comes along does not help.
+                return match app.tickets.redeem(&ticket, now).await {
+                    Ok(claims)
+                        if app
+                            .access
+                            .check(claims.email.as_deref(), claims.email_verified)
+                            .is_ok() =>
+                    {
+                        req.query = req
+                            .query
+                            .as_deref()
+                            .and_then(|q| without_param(q, "ticket"));
+                        ctx.forward = Some((req, claims));
+                        None
+                    }
+                    result => {
+                        let reason = result.err().map_or("no_longer_allowed", |r| r.reason());
+                        app.audit.emit(
+                            AuditEvent::new(AuditKind::WsTicketRejected, req.client_ip)
+                                .reason(reason)
+                                .ticket(&ticket),
+                        );
+                        Some(Reply::json(
+                            401,
+                            &serde_json::json!({"error": "invalid_ticket", "detail": "Unauthorized", "login_url": req.login_url()}),
+                        ))
+                    }
+                };
+            }
         }
         if is_upgrade(headers) && !same_origin_upgrade(&req.origin, headers) {
             // Browsers always send Origin on a WebSocket handshake; one riding on the
@@ -152,6 +190,26 @@ impl ProxyHttp for Gate {
         forward::rewrite(&self.app, req, claims, upstream)
     }
 
+    async fn response_filter(
+        &self,
+        session: &mut Session,
+        upstream_response: &mut pingora::http::ResponseHeader,
+        ctx: &mut Self::CTX,
+    ) -> Result<()> {
+        if upstream_response.status == http::StatusCode::SWITCHING_PROTOCOLS {
+            // Only real sockets: in-memory test streams report 0, which is stdin.
+            let fd = session
+                .as_downstream()
+                .stream()
+                .map(|s| s.id())
+                .filter(|fd| *fd > 2);
+            if let (Some(fd), Some((_, claims))) = (fd, &ctx.forward) {
+                ctx.live = Some(self.app.live.register(&claims.sid, claims.exp, fd));
+            }
+        }
+        Ok(())
+    }
+
     async fn fail_to_proxy(
         &self,
         session: &mut Session,
@@ -186,7 +244,9 @@ impl ProxyHttp for Gate {
         }
     }
 
-    async fn logging(&self, session: &mut Session, e: Option<&Error>, _ctx: &mut Self::CTX) {
+    async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut Self::CTX) {
+        // Deregister before pingora closes the socket (see `live`).
+        ctx.live = None;
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         // The query is left out: it may hold a ticket or an OAuth code.
         tracing::debug!(

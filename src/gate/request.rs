@@ -43,6 +43,18 @@ impl RequestInfo {
     }
 }
 
+/// `query` without any `name=…` pair; other pairs are kept byte for byte.
+pub fn without_param(query: &str, name: &str) -> Option<String> {
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            let key = pair.split('=').next().unwrap_or("");
+            !key.is_empty() && url::form_urlencoded::parse(key.as_bytes()).all(|(k, _)| k != name)
+        })
+        .collect();
+    (!kept.is_empty()).then(|| kept.join("&"))
+}
+
 /// `<prefix>/login?next=<next>`.
 pub fn login_url(origin: &RequestOrigin, next: &SafeNext) -> String {
     format!("{}?next={}", origin.path("/login"), encode(next.as_str()))
@@ -174,6 +186,23 @@ mod tests {
         assert_eq!(
             login_url(&origin(), &next),
             "/hermes/login?next=%2Fsessions%3Fx%3D1%26y%3D2"
+        );
+    }
+
+    #[test]
+    fn ticket_is_removed_from_the_query_and_the_rest_kept_verbatim() {
+        assert_eq!(without_param("ticket=abc", "ticket"), None);
+        assert_eq!(
+            without_param("a=1&ticket=abc&b=%20x+y", "ticket").as_deref(),
+            Some("a=1&b=%20x+y")
+        );
+        assert_eq!(
+            without_param("tick%65t=abc&a=1", "ticket").as_deref(),
+            Some("a=1")
+        );
+        assert_eq!(
+            without_param("tickets=1", "ticket").as_deref(),
+            Some("tickets=1")
         );
     }
 

@@ -8,6 +8,7 @@
 //! | POST /auth/logout         | [`logout`]     |
 //! | GET  /api/auth/providers  | [`providers`]  |
 //! | GET  /api/auth/me         | [`me`]         |
+//! | POST /api/auth/ws-ticket  | [`ws_ticket`]  |
 //! | GET  /auth/health         | `ok`           |
 //!
 //! Everything else under `/auth/` and `/api/auth/` is reserved (404); any other
@@ -28,6 +29,7 @@ use crate::login::pkce::{PendingLogin, PKCE_COOKIE_TTL_SECS};
 use crate::provider::{AuthorizationRequest, CodeExchange, ProviderError};
 use crate::redirect::SafeNext;
 use crate::session::cookie;
+use crate::tickets::MintError;
 
 /// What the router decided.
 pub enum Route {
@@ -53,6 +55,7 @@ pub async fn route(
         (&Method::POST, "/auth/logout") => logout(app, req, headers, now).await,
         (&Method::GET, "/api/auth/providers") => providers(app, req),
         (&Method::GET, "/api/auth/me") => me(app, req, headers, now).await,
+        (&Method::POST, "/api/auth/ws-ticket") => ws_ticket(app, req, headers, now).await,
         (_, "/auth/logout") => {
             Reply::text(405, "Use POST to sign out\n").header("allow", "POST".into())
         }
@@ -319,5 +322,35 @@ async fn me(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -> Repl
         }
         Ok(auth) => unauthenticated(app, req, headers, &auth),
         Err(reply) => reply,
+    }
+}
+
+async fn ws_ticket(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -> Reply {
+    let claims = match authenticate(app, headers, now).await {
+        Ok(Auth::Valid(c)) => c,
+        Ok(auth) => return unauthenticated(app, req, headers, &auth),
+        Err(reply) => return reply,
+    };
+    match app.tickets.mint(&claims, now).await {
+        Ok(ticket) => {
+            app.audit.emit(
+                AuditEvent::new(AuditKind::WsTicketMinted, req.client_ip)
+                    .provider(&claims.provider)
+                    .user(&claims.sub)
+                    .ticket(&ticket),
+            );
+            Reply::json(
+                200,
+                &json!({"ticket": ticket, "ttl_seconds": app.tickets.ttl().as_secs()}),
+            )
+        }
+        Err(MintError::TooMany) => Reply::json(
+            429,
+            &json!({"error": "too_many_tickets", "detail": "Use or let expire the tickets already minted"}),
+        ),
+        Err(MintError::Store(e)) => {
+            tracing::error!(error = %e, "cannot store a WebSocket ticket");
+            Reply::text(503, "Service temporarily unavailable\n")
+        }
     }
 }

@@ -1,8 +1,9 @@
-//! The store: where revoked sessions live (and, later, tickets and lockouts).
+//! The store: where revoked sessions and WebSocket tickets live.
 //!
 //! A small async trait, so a shared store (Redis) can stand in for the in-process
 //! one when several instances serve one dashboard. Callers treat a store error as
-//! "deny": the gate fails closed.
+//! "deny": the gate fails closed. Tickets are stored under a hash of the ticket and
+//! hold opaque bytes, so a store never needs to understand sessions.
 
 pub mod memory;
 
@@ -20,4 +21,19 @@ pub trait Store: Send + Sync {
 
     /// Whether session `sid` has been revoked.
     async fn is_session_revoked(&self, sid: &str) -> Result<bool, StoreError>;
+
+    /// Stores a ticket under `key` for session `sid` until Unix time `exp`, unless
+    /// the session already holds `max_per_session` unexpired tickets (`Ok(false)`).
+    async fn put_ticket(
+        &self,
+        key: &str,
+        sid: &str,
+        exp: i64,
+        value: Vec<u8>,
+        max_per_session: usize,
+    ) -> Result<bool, StoreError>;
+
+    /// Removes and returns the ticket under `key` with its expiry, atomically: of
+    /// two callers racing for one key, exactly one gets it.
+    async fn take_ticket(&self, key: &str) -> Result<Option<(i64, Vec<u8>)>, StoreError>;
 }

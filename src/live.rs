@@ -1,0 +1,198 @@
+//! Upgraded (WebSocket) connections that end with their session.
+//!
+//! pingora relays an upgraded connection until one side closes it. portcullis goes
+//! further: once a second, one sweeper task checks every live connection's session.
+//! When that session is logged out (revoked) or reaches its expiry, the client
+//! socket is shut down (`shutdown(2)`, both directions). pingora then sees the
+//! client gone and closes the upstream side too.
+//!
+//! A connection is registered when the upstream answers `101` and deregistered when
+//! the request ends (its [`LiveGuard`] drops in the gate's logging phase, before
+//! pingora closes the socket). The sweeper touches only registered connections,
+//! under the same lock, so it never shuts down a descriptor that has been closed
+//! and reused by another connection.
+
+use std::collections::{HashMap, HashSet};
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::store::Store;
+
+/// How often live connections are checked against their sessions.
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
+struct Conn {
+    sid: String,
+    exp: i64,
+    fd: RawFd,
+}
+
+struct Inner {
+    conns: Mutex<HashMap<u64, Conn>>,
+    next_id: AtomicU64,
+    store: Arc<dyn Store>,
+    sweeper_started: AtomicBool,
+}
+
+/// The registry of live upgraded connections.
+#[derive(Clone)]
+pub struct LiveConnections {
+    inner: Arc<Inner>,
+}
+
+/// Keeps a connection registered; dropping it deregisters the connection.
+pub struct LiveGuard {
+    id: u64,
+    inner: Arc<Inner>,
+}
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        if let Ok(mut conns) = self.inner.conns.lock() {
+            conns.remove(&self.id);
+        }
+    }
+}
+
+impl LiveConnections {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                conns: Mutex::default(),
+                next_id: AtomicU64::new(0),
+                store,
+                sweeper_started: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Registers the client socket `fd` of an upgraded connection of session `sid`
+    /// that expires at `exp`. Must be called from within a tokio runtime.
+    pub fn register(&self, sid: &str, exp: i64, fd: RawFd) -> LiveGuard {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut conns) = self.inner.conns.lock() {
+            conns.insert(
+                id,
+                Conn {
+                    sid: sid.to_string(),
+                    exp,
+                    fd,
+                },
+            );
+        }
+        if !self.inner.sweeper_started.swap(true, Ordering::AcqRel) {
+            let this = self.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(SWEEP_INTERVAL);
+                loop {
+                    tick.tick().await;
+                    this.sweep(time::OffsetDateTime::now_utc().unix_timestamp())
+                        .await;
+                }
+            });
+        }
+        LiveGuard {
+            id,
+            inner: Arc::clone(&self.inner),
+        }
+    }
+
+    /// Live connections right now.
+    pub fn count(&self) -> usize {
+        self.inner.conns.lock().map_or(0, |c| c.len())
+    }
+
+    /// Closes every connection whose session has expired or been revoked at `now`;
+    /// returns how many were closed.
+    pub async fn sweep(&self, now: i64) -> usize {
+        let sids: HashSet<String> = match self.inner.conns.lock() {
+            Ok(conns) => conns.values().map(|c| c.sid.clone()).collect(),
+            Err(_) => return 0,
+        };
+        let mut ended = HashSet::new();
+        for sid in sids {
+            // A store that cannot answer does not cut connections; the next
+            // sweep asks again.
+            if let Ok(true) = self.inner.store.is_session_revoked(&sid).await {
+                ended.insert(sid);
+            }
+        }
+        let Ok(mut conns) = self.inner.conns.lock() else {
+            return 0;
+        };
+        let doomed: Vec<u64> = conns
+            .iter()
+            .filter(|(_, c)| c.exp <= now || ended.contains(&c.sid))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &doomed {
+            if let Some(c) = conns.remove(id) {
+                let _ = nix::sys::socket::shutdown(c.fd, nix::sys::socket::Shutdown::Both);
+                tracing::info!(
+                    reason = if c.exp <= now {
+                        "session_expired"
+                    } else {
+                        "session_revoked"
+                    },
+                    "closed a WebSocket whose session ended"
+                );
+            }
+        }
+        doomed.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::memory::MemoryStore;
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+
+    fn pair() -> (std::net::TcpStream, std::net::TcpStream) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (b, _) = l.accept().unwrap();
+        (a, b)
+    }
+
+    #[tokio::test]
+    async fn revoked_session_connection_is_shut_down() {
+        let store = Arc::new(MemoryStore::new());
+        let live = LiveConnections::new(store.clone());
+        let (client, server) = pair();
+        let (_c2, server2) = pair();
+        let _g1 = live.register("revoked", i64::MAX, server.as_raw_fd());
+        let _g2 = live.register("alive", i64::MAX, server2.as_raw_fd());
+        store.revoke_session("revoked", i64::MAX).await.unwrap();
+        assert_eq!(live.sweep(0).await, 1);
+        assert_eq!(live.count(), 1);
+        let mut buf = [0u8; 1];
+        client
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        assert_eq!((&client).read(&mut buf).unwrap(), 0, "the client sees EOF");
+    }
+
+    #[tokio::test]
+    async fn expired_session_connection_is_shut_down() {
+        let live = LiveConnections::new(Arc::new(MemoryStore::new()));
+        let (_client, server) = pair();
+        let _g = live.register("s", 100, server.as_raw_fd());
+        assert_eq!(live.sweep(99).await, 0);
+        assert_eq!(live.sweep(100).await, 1);
+    }
+
+    #[tokio::test]
+    async fn dropped_guard_deregisters() {
+        let live = LiveConnections::new(Arc::new(MemoryStore::new()));
+        let (_client, server) = pair();
+        let g = live.register("s", 100, server.as_raw_fd());
+        assert_eq!(live.count(), 1);
+        drop(g);
+        assert_eq!(live.count(), 0);
+        assert_eq!(live.sweep(1000).await, 0, "nothing left to close");
+    }
+}

@@ -1,0 +1,304 @@
+//! WebSocket tickets through the real proxy to a WebSocket upstream: single use,
+//! expiry, session binding, hygiene towards the upstream, and connections that end
+//! with their session.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Browser, Proxy, World};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn open(
+    proxy: &Proxy,
+    path: &str,
+    cookie: Option<&str>,
+    origin: Option<&str>,
+) -> Result<Ws, u16> {
+    let mut req = format!("ws://{}{path}", proxy.addr)
+        .into_client_request()
+        .unwrap();
+    if let Some(c) = cookie {
+        req.headers_mut().insert("cookie", c.parse().unwrap());
+    }
+    if let Some(o) = origin {
+        req.headers_mut().insert("origin", o.parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
+        Err(e) => panic!("unexpected websocket error: {e}"),
+    }
+}
+
+async fn signed_in(proxy: &Proxy) -> Browser {
+    let mut b = Browser::new();
+    assert_eq!(b.sign_in(proxy, "/", "ada@example.com").await.status, 302);
+    b
+}
+
+async fn mint(b: &mut Browser, proxy: &Proxy) -> String {
+    let r = b
+        .send(b.client().post(proxy.url("/api/auth/ws-ticket")))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let j = r.json();
+    assert_eq!(j["ttl_seconds"], 30);
+    j["ticket"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ticket_opens_a_websocket_once_and_never_reaches_the_upstream() {
+    let world = World::new().await;
+    let proxy = Proxy::start(&world.config("", "")).await;
+    let mut b = signed_in(&proxy).await;
+    let ticket = mint(&mut b, &proxy).await;
+    assert_eq!(ticket.len(), 43);
+
+    // No cookie, foreign origin: the ticket alone is the credential.
+    let mut ws = open(
+        &proxy,
+        &format!("/ws/request?x=1&ticket={ticket}"),
+        None,
+        Some("http://elsewhere.example"),
+    )
+    .await
+    .expect("ticket upgrade");
+    let first: serde_json::Value =
+        serde_json::from_str(ws.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
+    assert_eq!(
+        first["uri"], "/ws/request?x=1",
+        "the ticket is removed before forwarding"
+    );
+    assert_eq!(first["headers"]["x-forwarded-user"], "dev|ada@example.com");
+    assert!(!first.to_string().contains(&ticket));
+    ws.send(Message::Text("hi".into())).await.unwrap();
+    assert_eq!(
+        ws.next().await.unwrap().unwrap().to_text().unwrap(),
+        "echo: hi"
+    );
+
+    assert_eq!(
+        open(&proxy, &format!("/ws?ticket={ticket}"), None, None)
+            .await
+            .err(),
+        Some(401),
+        "reuse"
+    );
+    let bogus = "A".repeat(43);
+    assert_eq!(
+        open(&proxy, &format!("/ws?ticket={bogus}"), None, None)
+            .await
+            .err(),
+        Some(401),
+        "bogus"
+    );
+
+    let audit = proxy.audit().await;
+    let minted = audit
+        .iter()
+        .find(|e| e["event"] == "ws_ticket_minted")
+        .unwrap();
+    assert_eq!(minted["ticket"].as_str().unwrap(), &ticket[..8]);
+    let rejected: Vec<_> = audit
+        .iter()
+        .filter(|e| e["event"] == "ws_ticket_rejected")
+        .collect();
+    assert_eq!(rejected.len(), 2);
+    assert_eq!(rejected[0]["reason"], "unknown_or_used");
+    assert!(rejected
+        .iter()
+        .all(|e| e["ticket"].as_str().unwrap().len() <= 8));
+    assert!(!proxy.audit_raw().await.contains(&ticket));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_used_ticket_is_refused_even_with_a_valid_cookie() {
+    let world = World::new().await;
+    let proxy = Proxy::start(&world.config("", "")).await;
+    let mut b = signed_in(&proxy).await;
+    let ticket = mint(&mut b, &proxy).await;
+    let cookie = format!("portcullis_session={}", b.cookies["portcullis_session"]);
+    let own = format!("http://{}", proxy.addr);
+    open(&proxy, &format!("/ws?ticket={ticket}"), None, None)
+        .await
+        .expect("first use");
+    assert_eq!(
+        open(
+            &proxy,
+            &format!("/ws?ticket={ticket}"),
+            Some(&cookie),
+            Some(&own)
+        )
+        .await
+        .err(),
+        Some(401)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expired_ticket_is_refused() {
+    let world = World::new().await;
+    let proxy = Proxy::start(&world.config("", "[tickets]\nttl = \"1s\"")).await;
+    let mut b = signed_in(&proxy).await;
+    let r = b
+        .send(b.client().post(proxy.url("/api/auth/ws-ticket")))
+        .await;
+    let ticket = r.json()["ticket"].as_str().unwrap().to_string();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(
+        open(&proxy, &format!("/ws?ticket={ticket}"), None, None)
+            .await
+            .err(),
+        Some(401)
+    );
+    let audit = proxy.audit().await;
+    assert!(audit
+        .iter()
+        .any(|e| e["event"] == "ws_ticket_rejected" && e["reason"] == "expired"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ticket_of_a_logged_out_session_is_refused() {
+    let world = World::new().await;
+    let proxy = Proxy::start(&world.config("", "")).await;
+    let mut b = signed_in(&proxy).await;
+    let ticket = mint(&mut b, &proxy).await;
+    b.send(b.client().post(proxy.url("/auth/logout"))).await;
+    assert_eq!(
+        open(&proxy, &format!("/ws?ticket={ticket}"), None, None)
+            .await
+            .err(),
+        Some(401)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn minting_needs_a_session_and_the_same_origin() {
+    let world = World::new().await;
+    let proxy = Proxy::start(&world.config("", "")).await;
+    let mut anon = Browser::new();
+    let r = anon
+        .send(anon.client().post(proxy.url("/api/auth/ws-ticket")))
+        .await;
+    assert_eq!(r.status, 401);
+    let mut b = signed_in(&proxy).await;
+    let r = b
+        .send(
+            b.client()
+                .post(proxy.url("/api/auth/ws-ticket"))
+                .header("origin", "http://evil.example"),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let r = b
+        .send(
+            b.client()
+                .post(proxy.url("/api/auth/ws-ticket"))
+                .header("sec-fetch-site", "same-site"),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn outstanding_tickets_per_session_are_capped() {
+    let world = World::new().await;
+    let proxy = Proxy::start(&world.config("", "")).await;
+    let mut b = signed_in(&proxy).await;
+    for _ in 0..portcullis::tickets::MAX_TICKETS_PER_SESSION {
+        mint(&mut b, &proxy).await;
+    }
+    let r = b
+        .send(b.client().post(proxy.url("/api/auth/ws-ticket")))
+        .await;
+    assert_eq!(r.status, 429);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn racing_upgrades_with_one_ticket_have_one_winner() {
+    let world = World::new().await;
+    let proxy = Proxy::start(&world.config("", "")).await;
+    let mut b = signed_in(&proxy).await;
+    for _ in 0..5 {
+        let ticket = mint(&mut b, &proxy).await;
+        let attempts: Vec<_> = (0..10)
+            .map(|_| {
+                let url = format!("ws://{}/ws?ticket={ticket}", proxy.addr);
+                tokio::spawn(async move { tokio_tungstenite::connect_async(url).await.is_ok() })
+            })
+            .collect();
+        let mut wins = 0;
+        for a in attempts {
+            wins += usize::from(a.await.unwrap());
+        }
+        assert_eq!(wins, 1);
+    }
+}
+
+async fn assert_closed_within(ws: &mut Ws, limit: Duration) -> Duration {
+    let started = Instant::now();
+    let end = tokio::time::timeout(limit, async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(end.is_ok(), "the connection was still open after {limit:?}");
+    started.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logout_closes_open_websockets_of_that_session() {
+    let world = World::new().await;
+    let proxy = Proxy::start(&world.config("", "")).await;
+    let mut b = signed_in(&proxy).await;
+    let mut other = signed_in(&proxy).await;
+    let t1 = mint(&mut b, &proxy).await;
+    let t2 = mint(&mut other, &proxy).await;
+    let mut doomed = open(&proxy, &format!("/ws?ticket={t1}"), None, None)
+        .await
+        .unwrap();
+    let mut kept = open(&proxy, &format!("/ws?ticket={t2}"), None, None)
+        .await
+        .unwrap();
+    doomed.send(Message::Text("before".into())).await.unwrap();
+    assert_eq!(
+        doomed.next().await.unwrap().unwrap().to_text().unwrap(),
+        "echo: before"
+    );
+
+    b.send(b.client().post(proxy.url("/auth/logout"))).await;
+    let took = assert_closed_within(&mut doomed, Duration::from_secs(3)).await;
+    eprintln!("closed {took:?} after logout");
+
+    kept.send(Message::Text("still here".into())).await.unwrap();
+    assert_eq!(
+        kept.next().await.unwrap().unwrap().to_text().unwrap(),
+        "echo: still here"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_websocket_outliving_its_session_is_closed() {
+    let world = World::new().await;
+    let proxy = Proxy::start(&world.config("", "").replace("ttl = \"1h\"", "ttl = \"1m\"")).await;
+    let mut b = signed_in(&proxy).await;
+    let ticket = mint(&mut b, &proxy).await;
+    let mut ws = open(&proxy, &format!("/ws?ticket={ticket}"), None, None)
+        .await
+        .unwrap();
+    // The session lives 60 s; the socket must not outlast it by more than a sweep.
+    let took = assert_closed_within(&mut ws, Duration::from_secs(64)).await;
+    assert!(took > Duration::from_secs(50), "closed too early: {took:?}");
+}
