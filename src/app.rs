@@ -71,6 +71,7 @@ impl App {
             public_url: config.server.public_url.clone(),
             trusted_proxies: config.server.trusted_proxies.clone(),
             allowed_hosts: config.server.allowed_hosts.clone(),
+            client_ip_header: config.server.client_ip_header.clone(),
         };
         Ok(Self {
             tickets: Tickets::new(Arc::clone(&store), config.tickets.ttl),

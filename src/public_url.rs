@@ -222,6 +222,8 @@ pub struct OriginResolver {
     pub public_url: Option<PublicUrl>,
     pub trusted_proxies: Vec<IpNet>,
     pub allowed_hosts: Vec<HostPattern>,
+    /// A header naming the client address, believed only from trusted proxies.
+    pub client_ip_header: Option<http::HeaderName>,
 }
 
 impl OriginResolver {
@@ -278,11 +280,21 @@ impl OriginResolver {
         })
     }
 
-    /// The client's address: the peer, or from a trusted peer the nearest address in
-    /// `X-Forwarded-For` that is not itself a trusted proxy.
+    /// The client's address: the peer; or, from a trusted peer, the configured
+    /// client-IP header (`Fly-Client-IP`) when it holds an address, else the nearest
+    /// address in `X-Forwarded-For` that is not itself a trusted proxy.
     pub fn client_ip(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Option<IpAddr> {
         if !self.is_trusted(peer) {
             return peer;
+        }
+        if let Some(ip) = self
+            .client_ip_header
+            .as_ref()
+            .and_then(|h| headers.get(h))
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok())
+        {
+            return Some(ip);
         }
         let mut chain: Vec<IpAddr> = headers
             .get_all("x-forwarded-for")

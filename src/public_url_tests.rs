@@ -16,6 +16,7 @@ fn resolver(public_url: Option<&str>, trusted: &[&str]) -> OriginResolver {
         public_url: public_url.map(|u| PublicUrl::parse(u).unwrap()),
         trusted_proxies: trusted.iter().map(|n| n.parse().unwrap()).collect(),
         allowed_hosts: vec![],
+        client_ip_header: None,
     }
 }
 
@@ -250,4 +251,21 @@ fn client_ip_from_trusted_chain_skips_trusted_hops() {
     assert_eq!(r.client_ip(STRANGER, &h), STRANGER);
     let h = headers(&[("x-forwarded-for", "garbage")]);
     assert_eq!(r.client_ip(PEER, &h), PEER);
+}
+
+#[test]
+fn client_ip_header_is_believed_only_from_trusted_proxies() {
+    let mut r = resolver(None, &["127.0.0.1/32"]);
+    r.client_ip_header = Some(http::HeaderName::from_static("fly-client-ip"));
+    let h = headers(&[
+        ("fly-client-ip", "198.51.100.7"),
+        ("x-forwarded-for", "203.0.113.5"),
+    ]);
+    assert_eq!(r.client_ip(PEER, &h), Some("198.51.100.7".parse().unwrap()));
+    assert_eq!(r.client_ip(STRANGER, &h), STRANGER);
+    let h = headers(&[
+        ("fly-client-ip", "not-an-ip"),
+        ("x-forwarded-for", "203.0.113.5"),
+    ]);
+    assert_eq!(r.client_ip(PEER, &h), Some("203.0.113.5".parse().unwrap()));
 }

@@ -480,4 +480,15 @@ async fn disallowed_host_is_refused_before_auth() {
     assert_eq!(r.status, 421);
     let r = b.get(&proxy.url("/login")).await;
     assert_eq!(r.status, 200);
+    let r = b
+        .send(
+            b.client()
+                .get(proxy.url("/auth/health"))
+                .header("host", "10.0.0.7:8080"),
+        )
+        .await;
+    assert_eq!(
+        r.status, 200,
+        "health checks address the machine, not the public host"
+    );
 }

@@ -29,6 +29,7 @@ pub struct ServerFile {
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
     pub allowed_hosts: Option<Vec<String>>,
+    pub client_ip_header: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -92,6 +92,9 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<IpNet>,
     /// Empty: any host.
     pub allowed_hosts: Vec<HostPattern>,
+    /// A header holding the client address (e.g. `Fly-Client-IP`), believed only
+    /// from trusted proxies; lower-case.
+    pub client_ip_header: Option<http::HeaderName>,
 }
 
 #[derive(Debug, Clone)]
@@ -299,11 +302,29 @@ fn validate_server(
             None => Vec::new(),
         },
     };
+    let client_ip_header = s
+        .client_ip_header
+        .map(|h| {
+            http::HeaderName::from_bytes(h.trim().as_bytes()).map_err(|_| {
+                ConfigError::invalid(
+                    "server.client_ip_header",
+                    format!("`{h}` is not a header name; write e.g. \"Fly-Client-IP\""),
+                )
+            })
+        })
+        .transpose()?;
+    if client_ip_header.is_some() && trusted_proxies.is_empty() {
+        return Err(ConfigError::invalid(
+            "server.client_ip_header",
+            "is believed only from trusted proxies, and `server.trusted_proxies` is empty; list the proxy that sets it",
+        ));
+    }
     Ok(ServerConfig {
         listen,
         public_url,
         trusted_proxies,
         allowed_hosts,
+        client_ip_header,
     })
 }
 

@@ -190,6 +190,24 @@ fn access_lists_are_normalised_and_checked() {
 }
 
 #[test]
+fn client_ip_header_needs_a_trusted_proxy() {
+    let e = err(&base("").replace(
+        "[upstream]",
+        "client_ip_header = \"Fly-Client-IP\"\n[upstream]",
+    ));
+    assert!(
+        e.contains("server.client_ip_header") && e.contains("trusted_proxies"),
+        "{e}"
+    );
+    let c = parse(&base("").replace(
+        "[upstream]",
+        "client_ip_header = \"Fly-Client-IP\"\ntrusted_proxies = [\"172.16.0.0/12\"]\n[upstream]",
+    ))
+    .unwrap();
+    assert_eq!(c.server.client_ip_header.unwrap().as_str(), "fly-client-ip");
+}
+
+#[test]
 fn cookie_name_may_not_carry_a_prefix() {
     let e = err(&base("cookie_name = \"__Host-x\""));
     assert!(e.contains("session.cookie_name"), "{e}");

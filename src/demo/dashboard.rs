@@ -104,14 +104,20 @@ pre{{background:#0f172a;color:#e2e8f0;padding:1rem;border-radius:8px;min-height:
 <p><a href="{prefix}/api/echo">See the request the dashboard received</a> &middot;
 <a href="{prefix}/api/auth/me">/api/auth/me</a></p>
 <form method=post action="{prefix}/auth/logout"><button type=submit>Sign out</button></form>
-<h2>WebSocket echo</h2><pre id=log></pre>
+<h2>WebSocket echo</h2><p>The page asks portcullis for a single-use ticket, then opens the socket with it.</p><pre id=log></pre>
 <script>
 const log = (m) => document.getElementById('log').textContent += m + '\n';
-const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-const sock = new WebSocket(`${{scheme}}://${{location.host}}{prefix}/ws`);
-sock.onopen = () => {{ log('connected'); sock.send('hello from the browser'); }};
-sock.onmessage = (e) => log(e.data);
-sock.onclose = (e) => log('closed (' + e.code + ')');
+(async () => {{
+  const r = await fetch('{prefix}/api/auth/ws-ticket', {{ method: 'POST' }});
+  if (!r.ok) {{ log('no ticket: HTTP ' + r.status); return; }}
+  const {{ ticket }} = await r.json();
+  log('ticket ' + ticket.slice(0, 8) + '…');
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  const sock = new WebSocket(`${{scheme}}://${{location.host}}{prefix}/ws?ticket=${{encodeURIComponent(ticket)}}`);
+  sock.onopen = () => {{ log('connected'); sock.send('hello from the browser'); }};
+  sock.onmessage = (e) => log(e.data);
+  sock.onclose = (e) => log('closed (' + e.code + ')');
+}})();
 </script></body></html>"#,
         prefix = escape(prefix),
     ))

@@ -56,6 +56,13 @@ impl Gate {
             .client_addr()
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
+        // Health checks (Fly's among them) address the machine, not the public host.
+        let public_prefix = app.resolver.public_url.as_ref().map(|u| &u.prefix);
+        let path = public_prefix.map_or(header.uri.path(), |p| p.strip(header.uri.path()));
+        if path == "/auth/health" && matches!(header.method, http::Method::GET | http::Method::HEAD)
+        {
+            return Some(Reply::text(200, "ok\n"));
+        }
         let origin = match app.resolver.resolve(peer, headers) {
             Ok(o) => o,
             Err(OriginError::BadHost) => {

@@ -48,7 +48,6 @@ pub async fn route(
     now: i64,
 ) -> Route {
     let reply = match (method, req.path.as_str()) {
-        (&Method::GET | &Method::HEAD, "/auth/health") => Reply::text(200, "ok\n"),
         (&Method::GET | &Method::HEAD, "/login") => login_page(app, req),
         (&Method::GET, "/auth/login") => start_login(app, req, now).await,
         (&Method::GET, "/auth/callback") => callback(app, req, headers, now).await,

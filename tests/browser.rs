@@ -1,0 +1,57 @@
+//! In real headless Chromium (which enforces cookie rules itself): a person signs
+//! in on plain http on loopback, and the page mints a ticket and opens WebSockets
+//! the way a dashboard's JavaScript would.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{chromium, Proxy, World};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn person_signs_in_and_the_page_opens_a_ticketed_websocket() {
+    let world = World::new().await;
+    let proxy = Proxy::start(&world.config("", "")).await;
+    let shot = chromium::output_dir().join("loopback-dashboard.png");
+    let seen = chromium::journey(json!({
+        "startUrl": proxy.url("/some/page?tab=2"),
+        "idp": "dev",
+        "login": "grace@example.com",
+        "landing": proxy.url("/some/page?tab=2"),
+        "prefix": "",
+        "screenshot": shot,
+    }))
+    .await;
+
+    assert!(seen["loginPageUrl"]
+        .as_str()
+        .unwrap()
+        .contains("/login?next=%2Fsome%2Fpage%3Ftab%3D2"));
+    assert_eq!(seen["finalUrl"], proxy.url("/some/page?tab=2"));
+    let cookies = seen["cookies"].as_array().unwrap();
+    let session = cookies
+        .iter()
+        .find(|c| c["name"] == "portcullis_session")
+        .unwrap_or_else(|| panic!("bare cookie name on plain http: {cookies:?}"));
+    assert_eq!(session["path"], "/");
+    assert_eq!(session["httpOnly"], true);
+    assert_eq!(session["sameSite"], "Lax");
+    assert!(
+        !cookies
+            .iter()
+            .any(|c| c["name"] == "portcullis_session_pkce"),
+        "PKCE cookie cleared"
+    );
+
+    let d = &seen["dashboard"];
+    assert_eq!(d["me"]["email"], "grace@example.com");
+    assert_eq!(d["ticketStatus"], 200);
+    assert_eq!(d["ticketEcho"], "echo: hello");
+    assert_eq!(d["ticketReuse"], "error", "a ticket works once");
+    assert_eq!(
+        d["cookieEcho"], "echo: hello",
+        "same-origin cookie WebSocket"
+    );
+    assert!(shot.exists());
+}

@@ -1,0 +1,35 @@
+//! Runs `tests/browser/journey.mjs` (Playwright driving Debian's Chromium) and
+//! returns what the browser saw.
+
+use std::process::Command;
+
+/// Where tests leave screenshots.
+pub fn output_dir() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/output");
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
+/// Drives one sign-in journey; `input` is the script's JSON input.
+pub async fn journey(input: serde_json::Value) -> serde_json::Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/journey.mjs");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(script)
+            .arg(input.to_string())
+            .output()
+            .expect("node")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().last().unwrap_or("");
+    let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|_| {
+        panic!(
+            "browser journey printed no result:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert!(v.get("error").is_none(), "browser journey failed: {v}");
+    v
+}
