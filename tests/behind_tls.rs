@@ -37,7 +37,7 @@ async fn behind_nginx_under_a_prefix_with_forwarded_headers() {
     let (edge, port) = (free_port(), free_port());
     let callback = format!("https://127.0.0.1:{edge}/hermes/auth/callback");
     let idp = NodeIdp::start(CLIENT, SECRET, std::slice::from_ref(&callback));
-    let proxy = Proxy::start_on(
+    let _proxy = Proxy::start_on(
         port,
         &config(&world, &idp, "trusted_proxies = [\"127.0.0.1/32\"]"),
         &[],
@@ -95,7 +95,7 @@ async fn behind_nginx_at_the_root_with_public_url_a_bogus_prefix_changes_nothing
     let callback = format!("{public}/auth/callback");
     let idp = NodeIdp::start(CLIENT, SECRET, std::slice::from_ref(&callback));
     let server = format!("public_url = \"{public}\"\ntrusted_proxies = [\"127.0.0.1/32\"]");
-    let proxy = Proxy::start_on(port, &config(&world, &idp, &server), &[]).await;
+    let _proxy = Proxy::start_on(port, &config(&world, &idp, &server), &[]).await;
     let nginx = Nginx::start(edge, &location("/", port, false, "/bogus"));
 
     let seen = chromium::journey(json!({
@@ -115,5 +115,4 @@ async fn behind_nginx_at_the_root_with_public_url_a_bogus_prefix_changes_nothing
         .lines()
         .contains(&format!("IDP_AUTHORIZE redirect_uri={callback}")));
     assert_eq!(seen["dashboard"]["ticketEcho"], "echo: hello");
-    drop(proxy);
 }
