@@ -149,3 +149,22 @@ async fn unreachable_idp_at_start_does_not_stop_portcullis() {
     );
     assert!(proxy.stderr().contains("provider not ready at start"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rotated_signing_key_is_fetched_on_the_next_login() {
+    let world = World::new().await;
+    let proxy = Proxy::start(&world.config("", "")).await;
+    let mut first = Browser::new();
+    assert_eq!(
+        first.sign_in(&proxy, "/", "ada@example.com").await.status,
+        302
+    );
+    world.idp.rotate_key().unwrap();
+    let mut second = Browser::new();
+    let r = second.sign_in(&proxy, "/", "ada@example.com").await;
+    assert_eq!(
+        r.status, 302,
+        "the unknown kid refetches the JWKS: {}",
+        r.body
+    );
+}

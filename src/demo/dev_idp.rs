@@ -45,6 +45,23 @@ pub struct Faults {
     pub token_endpoint_down: bool,
 }
 
+struct SigningKey {
+    kid: String,
+    pair: Ed25519KeyPair,
+    encoding: EncodingKey,
+}
+
+impl SigningKey {
+    fn generate() -> Result<Self, String> {
+        let (pair, encoding) = keypair()?;
+        Ok(Self {
+            kid: random_token(8),
+            pair,
+            encoding,
+        })
+    }
+}
+
 /// The client the IdP knows.
 #[derive(Debug, Clone)]
 pub struct DevClient {
@@ -67,10 +84,9 @@ struct Grant {
 struct Inner {
     issuer: String,
     client: DevClient,
-    key: Ed25519KeyPair,
-    encoding: EncodingKey,
+    /// The signing key; replaced by [`DevIdp::rotate_key`].
+    key: std::sync::RwLock<SigningKey>,
     rogue: EncodingKey,
-    kid: String,
     grants: Mutex<HashMap<String, Grant>>,
     tokens: Mutex<HashMap<String, (String, String)>>,
     faults: Arc<Mutex<Faults>>,
@@ -104,15 +120,13 @@ impl DevIdp {
             .await
             .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        let (key, encoding) = keypair()?;
+        let key = std::sync::RwLock::new(SigningKey::generate()?);
         let (_, rogue) = keypair()?;
         let inner = Arc::new(Inner {
             issuer: format!("http://{addr}"),
             client,
             key,
-            encoding,
             rogue,
-            kid: random_token(8),
             grants: Mutex::default(),
             tokens: Mutex::default(),
             faults: Arc::default(),
@@ -140,6 +154,15 @@ impl DevIdp {
         if let Ok(mut f) = self.inner.faults.lock() {
             *f = faults;
         }
+    }
+
+    /// Replaces the signing key (new `kid`), as an IdP rotating its keys does.
+    pub fn rotate_key(&self) -> Result<(), String> {
+        let fresh = SigningKey::generate()?;
+        if let Ok(mut key) = self.inner.key.write() {
+            *key = fresh;
+        }
+        Ok(())
     }
 
     /// The `redirect_uri` of every authorization request so far.
@@ -170,9 +193,12 @@ async fn discovery(State(s): State<Arc<Inner>>) -> Json<serde_json::Value> {
 }
 
 async fn jwks(State(s): State<Arc<Inner>>) -> Json<serde_json::Value> {
+    let Ok(key) = s.key.read() else {
+        return Json(json!({"keys": []}));
+    };
     Json(json!({"keys": [{
-        "kty": "OKP", "crv": "Ed25519", "use": "sig", "alg": "EdDSA", "kid": s.kid,
-        "x": URL_SAFE_NO_PAD.encode(s.key.public_key().as_ref()),
+        "kty": "OKP", "crv": "Ed25519", "use": "sig", "alg": "EdDSA", "kid": key.kid,
+        "x": URL_SAFE_NO_PAD.encode(key.pair.public_key().as_ref()),
     }]}))
 }
 
@@ -383,14 +409,17 @@ async fn token(
     if let (Some(nonce), false) = (&grant.nonce, faults.omit_nonce) {
         claims["nonce"] = json!(nonce);
     }
-    let mut header = Header::new(Algorithm::EdDSA);
-    header.kid = Some(s.kid.clone());
-    let key = if faults.bad_signature {
-        &s.rogue
-    } else {
-        &s.encoding
-    };
-    let Ok(id_token) = jsonwebtoken::encode(&header, &claims, key) else {
+    let signed = s.key.read().ok().and_then(|key| {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(key.kid.clone());
+        let signer = if faults.bad_signature {
+            &s.rogue
+        } else {
+            &key.encoding
+        };
+        jsonwebtoken::encode(&header, &claims, signer).ok()
+    });
+    let Some(id_token) = signed else {
         return token_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error");
     };
     let access_token = random_token(32);

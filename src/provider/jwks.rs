@@ -1,6 +1,7 @@
-//! A provider's signing keys (JWKS), cached, refetched when a token names a key id
-//! the cache does not hold (key rotation), at most once per [`REFRESH_MIN_INTERVAL`]
-//! so a stream of forged `kid`s cannot turn portcullis into a JWKS-fetching loop.
+//! A provider's signing keys (JWKS), fetched on first use and refetched when a
+//! token names a key id the cache does not hold (key rotation). Refetches happen at
+//! most once per [`REFRESH_MIN_INTERVAL`], so a stream of forged `kid`s cannot turn
+//! portcullis into a JWKS-fetching loop.
 
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -74,15 +75,18 @@ impl JwksCache {
         )))
     }
 
+    /// The first load always happens; refetches are rate-limited.
     fn may_refresh(&self) -> bool {
         let Ok(mut last) = self.last_fetch.lock() else {
             return false;
         };
         let now = Instant::now();
-        if last.is_some_and(|t| now.duration_since(t) < REFRESH_MIN_INTERVAL) {
+        let loaded = self.keys.read().is_ok_and(|k| !k.is_empty());
+        if loaded && last.is_some_and(|t| now.duration_since(t) < REFRESH_MIN_INTERVAL) {
             return false;
         }
-        *last = Some(now);
+        // The initial load does not start the refetch clock.
+        *last = if loaded { Some(now) } else { None };
         true
     }
 
