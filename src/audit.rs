@@ -19,8 +19,7 @@ use time::OffsetDateTime;
 const QUEUE: usize = 8192;
 
 /// The kinds of auth event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuditKind {
     LoginStart,
     LoginSuccess,
@@ -30,6 +29,28 @@ pub enum AuditKind {
     SessionInvalid,
     WsTicketMinted,
     WsTicketRejected,
+}
+
+impl AuditKind {
+    /// The event's name, as it appears in the audit line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::LoginStart => "login_start",
+            AuditKind::LoginSuccess => "login_success",
+            AuditKind::LoginFailure => "login_failure",
+            AuditKind::AccessDenied => "access_denied",
+            AuditKind::Logout => "logout",
+            AuditKind::SessionInvalid => "session_invalid",
+            AuditKind::WsTicketMinted => "ws_ticket_minted",
+            AuditKind::WsTicketRejected => "ws_ticket_rejected",
+        }
+    }
+}
+
+impl Serialize for AuditKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 /// One audit line. Build with [`AuditEvent::new`] and the `with_*` setters.
@@ -116,8 +137,12 @@ impl Audit {
         }
     }
 
-    /// Records one event.
+    /// Records one event (and counts it in `portcullis_auth_events_total`).
     pub fn emit(&self, event: AuditEvent<'_>) {
+        crate::metrics::METRICS
+            .auth_events
+            .with_label_values(&[event.event.as_str(), event.provider.unwrap_or("")])
+            .inc();
         let Ok(mut line) = serde_json::to_string(&event) else {
             return;
         };

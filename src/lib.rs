@@ -6,6 +6,7 @@
 //! a clean request.
 
 pub mod access;
+pub mod admin;
 pub mod app;
 pub mod audit;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod demo;
 pub mod gate;
 pub mod live;
 pub mod login;
+pub mod metrics;
 pub mod provider;
 pub mod public_url;
 pub mod redirect;

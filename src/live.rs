@@ -53,6 +53,7 @@ impl Drop for LiveGuard {
         if let Ok(mut conns) = self.inner.conns.lock() {
             conns.remove(&self.id);
         }
+        crate::metrics::METRICS.websockets.dec();
     }
 }
 
@@ -72,6 +73,7 @@ impl LiveConnections {
     /// that expires at `exp`. Must be called from within a tokio runtime.
     pub fn register(&self, sid: &str, exp: i64, fd: RawFd) -> LiveGuard {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::METRICS.websockets.inc();
         if let Ok(mut conns) = self.inner.conns.lock() {
             conns.insert(
                 id,

@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 
 use portcullis::app::App;
 use portcullis::audit::Audit;
-use portcullis::config::Config;
+use portcullis::config::{Config, LogConfig, LogFormat};
 
 #[derive(Parser)]
 #[command(
@@ -36,6 +36,10 @@ enum Command {
             default_value = "config/portcullis.toml"
         )]
         config: PathBuf,
+        /// Zero-downtime upgrade: take the listening sockets over from the running
+        /// portcullis, then send that one SIGQUIT.
+        #[arg(long)]
+        upgrade: bool,
     },
     /// Validate the config and print the resolved settings, secrets redacted.
     /// Exits 1 with a message naming the key on any problem.
@@ -62,7 +66,6 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    init_tracing();
     let cli = Cli::parse();
     match cli.command {
         Command::Secret => {
@@ -70,25 +73,40 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Check { config } => check(&config),
-        Command::Serve { config } => serve(&config),
-        Command::Demo { port } => match portcullis::demo::run(port) {
-            Ok(never) => match never {},
-            Err(e) => {
-                eprintln!("portcullis demo: {e}");
-                ExitCode::FAILURE
+        Command::Serve { config, upgrade } => serve(&config, upgrade),
+        Command::Demo { port } => {
+            init_tracing(&LogConfig::default());
+            match portcullis::demo::run(port) {
+                Ok(never) => match never {},
+                Err(e) => {
+                    eprintln!("portcullis demo: {e}");
+                    ExitCode::FAILURE
+                }
             }
-        },
+        }
     }
 }
 
-fn init_tracing() {
+/// Operational logs on stderr: text on a terminal, JSON otherwise (or as configured);
+/// `RUST_LOG` overrides the configured level. The audit stream is separate (stdout).
+fn init_tracing(log: &LogConfig) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&log.level));
+    let json = match log.format {
+        LogFormat::Json => true,
+        LogFormat::Text => false,
+        LogFormat::Auto => !std::io::stderr().is_terminal(),
+    };
     // tracing-subscriber's init also bridges pingora's `log` records into tracing.
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
@@ -115,17 +133,18 @@ fn check(path: &std::path::Path) -> ExitCode {
     }
 }
 
-fn serve(path: &std::path::Path) -> ExitCode {
+fn serve(path: &std::path::Path, upgrade: bool) -> ExitCode {
     let config = match load(path) {
         Ok(c) => c,
         Err(code) => return code,
     };
+    init_tracing(&config.log);
     for e in &config.provider_errors {
         tracing::error!("{e}; this provider is not offered until it is fixed");
     }
     let listen = config.server.listen;
     match App::new(config, Audit::stdout()) {
-        Ok(app) => portcullis::server::run(app, listen),
+        Ok(app) => portcullis::server::run(app, listen, upgrade),
         Err(e) => {
             eprintln!("portcullis: {e}");
             ExitCode::FAILURE

@@ -4,15 +4,23 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use pingora::proxy::http_proxy_service;
-use pingora::server::configuration::ServerConf;
+use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::Server;
 
+use pingora::services::listening::Service;
+
+use crate::admin::AdminApp;
 use crate::app::App;
 use crate::gate::Gate;
 
 /// Fetches provider discovery once (on a short-lived runtime of its own), then runs
-/// the proxy on `listen` until the process is told to stop.
-pub fn run(app: App, listen: SocketAddr) -> ! {
+/// the proxy on `listen` (and `/metrics` on the admin listener, when configured)
+/// until the process is told to stop.
+///
+/// SIGTERM stops accepting at once and gives in-flight requests
+/// `server.shutdown_grace` to finish; SIGINT stops at once; SIGQUIT hands the
+/// listening sockets to a new process (pingora's zero-downtime upgrade).
+pub fn run(app: App, listen: SocketAddr, upgrade: bool) -> ! {
     if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -24,16 +32,28 @@ pub fn run(app: App, listen: SocketAddr) -> ! {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let conf = ServerConf {
         threads,
-        // SIGTERM: stop accepting, then let in-flight requests finish.
-        grace_period_seconds: Some(1),
-        graceful_shutdown_timeout_seconds: Some(10),
+        grace_period_seconds: Some(app.config.server.shutdown_grace.as_secs()),
+        graceful_shutdown_timeout_seconds: Some(2),
         ..ServerConf::default()
     };
-    let mut server = Server::new_with_opt_and_conf(None, conf);
+    let admin = app.config.admin_listen;
+    // With `upgrade`, take the listening sockets over from the running process
+    // (which is then sent SIGQUIT) instead of binding them.
+    let opt = Opt {
+        upgrade,
+        ..Opt::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(Some(opt), conf);
     server.bootstrap();
     let mut proxy = http_proxy_service(&server.configuration, Gate::new(Arc::new(app)));
     proxy.add_tcp(&listen.to_string());
     server.add_service(proxy);
+    if let Some(admin) = admin {
+        let mut metrics = Service::new("portcullis admin".to_string(), AdminApp);
+        metrics.add_tcp(&admin.to_string());
+        server.add_service(metrics);
+        tracing::info!(%admin, "metrics at http://{admin}/metrics");
+    }
     tracing::info!(%listen, "portcullis is serving");
     server.run_forever()
 }

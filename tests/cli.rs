@@ -138,3 +138,30 @@ fn example_config_passes_check_with_dummy_secrets() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("https://dash.example.com/auth/callback"));
 }
+
+#[test]
+fn check_warns_about_risky_settings() {
+    let text = GOOD
+        .replace("listen = \"127.0.0.1:0\"", "listen = \"0.0.0.0:8080\"\npublic_url = \"http://dash.example.com\"\ntrusted_proxies = [\"0.0.0.0/0\"]")
+        .replace("[[providers]]", "[admin]\nlisten = \"0.0.0.0:9090\"\n\n[[providers]]");
+    let out = run_cli(&["check"], Some(&text), &[SECRET_ENV]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "ANY account",
+        "plain http on a non-loopback",
+        "0.0.0.0/0",
+        "admin.listen is not loopback",
+    ] {
+        assert!(stdout.contains(needle), "{needle}:\n{stdout}");
+    }
+    let quiet = run_cli(
+        &["check"],
+        Some(&GOOD.replace(
+            "[[providers]]",
+            "[access]\nallowed_domains = [\"example.com\"]\n\n[[providers]]",
+        )),
+        &[SECRET_ENV],
+    );
+    assert!(!String::from_utf8_lossy(&quiet.stdout).contains("warning:"));
+}

@@ -19,6 +19,23 @@ pub struct FileConfig {
     pub access: AccessFile,
     #[serde(default)]
     pub providers: Vec<ProviderFile>,
+    #[serde(default)]
+    pub admin: AdminFile,
+    #[serde(default)]
+    pub log: LogFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminFile {
+    pub listen: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogFile {
+    pub level: Option<String>,
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -30,6 +47,7 @@ pub struct ServerFile {
     pub trusted_proxies: Vec<String>,
     pub allowed_hosts: Option<Vec<String>>,
     pub client_ip_header: Option<String>,
+    pub shutdown_grace: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

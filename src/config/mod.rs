@@ -83,6 +83,34 @@ pub struct Config {
     pub providers: Vec<ProviderConfig>,
     /// Providers that were configured but cannot be used, with the reason.
     pub provider_errors: Vec<ProviderError>,
+    /// Where `/metrics` is served; `None`: nowhere.
+    pub admin_listen: Option<SocketAddr>,
+    pub log: LogConfig,
+}
+
+/// How operational logs are written (the audit stream is always JSON on stdout).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// A `tracing` filter such as `info` or `portcullis=debug`; `RUST_LOG` wins.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Text on a terminal, JSON otherwise.
+    Auto,
+    Text,
+    Json,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Auto,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -95,6 +123,8 @@ pub struct ServerConfig {
     /// A header holding the client address (e.g. `Fly-Client-IP`), believed only
     /// from trusted proxies; lower-case.
     pub client_ip_header: Option<http::HeaderName>,
+    /// How long in-flight requests may take to finish after SIGTERM.
+    pub shutdown_grace: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -238,7 +268,33 @@ impl Config {
         if providers.is_empty() {
             return Err(ConfigError::NoUsableProvider(provider_errors));
         }
+        let admin_listen = file
+            .admin
+            .listen
+            .map(|raw| {
+                raw.parse().map_err(|_| {
+                    ConfigError::invalid(
+                        "admin.listen",
+                        format!("`{raw}` is not an address; write e.g. \"127.0.0.1:9090\""),
+                    )
+                })
+            })
+            .transpose()?;
+        if admin_listen.is_some_and(|a: SocketAddr| {
+            a.port() == server.listen.port()
+                && (a.ip() == server.listen.ip()
+                    || a.ip().is_unspecified()
+                    || server.listen.ip().is_unspecified())
+        }) {
+            return Err(ConfigError::invalid(
+                "admin.listen",
+                "uses the same port as `server.listen`; pick another port for metrics",
+            ));
+        }
+        let log = validate_log(file.log)?;
         Ok(Self {
+            admin_listen,
+            log,
             server,
             upstream,
             session,
@@ -319,12 +375,20 @@ fn validate_server(
             "is believed only from trusted proxies, and `server.trusted_proxies` is empty; list the proxy that sets it",
         ));
     }
+    let shutdown_grace = duration("server.shutdown_grace", s.shutdown_grace.as_deref(), "10s")?;
+    if shutdown_grace > Duration::from_secs(600) {
+        return Err(ConfigError::invalid(
+            "server.shutdown_grace",
+            "must be at most 10m",
+        ));
+    }
     Ok(ServerConfig {
         listen,
         public_url,
         trusted_proxies,
         allowed_hosts,
         client_ip_header,
+        shutdown_grace,
     })
 }
 
@@ -332,6 +396,28 @@ fn parse_cidr(raw: &str) -> Result<IpNet, String> {
     raw.parse::<IpNet>()
         .or_else(|_| raw.parse::<std::net::IpAddr>().map(IpNet::from))
         .map_err(|_| format!("`{raw}` is not an address or CIDR block such as \"10.0.0.0/8\""))
+}
+
+fn validate_log(l: file::LogFile) -> Result<LogConfig, ConfigError> {
+    let format = match l.format.as_deref() {
+        None | Some("auto") => LogFormat::Auto,
+        Some("text") => LogFormat::Text,
+        Some("json") => LogFormat::Json,
+        Some(other) => {
+            return Err(ConfigError::invalid(
+                "log.format",
+                format!("`{other}` is not a log format; use \"auto\", \"text\" or \"json\""),
+            ))
+        }
+    };
+    let level = l.level.unwrap_or_else(|| "info".into());
+    if tracing_subscriber::EnvFilter::try_new(&level).is_err() {
+        return Err(ConfigError::invalid(
+            "log.level",
+            format!("`{level}` is not a log level; use e.g. \"info\", \"debug\" or \"portcullis=debug,info\""),
+        ));
+    }
+    Ok(LogConfig { level, format })
 }
 
 fn validate_upstream(u: file::UpstreamFile) -> Result<UpstreamConfig, ConfigError> {

@@ -1,5 +1,5 @@
-//! `portcullis check`'s report: the resolved settings, secrets redacted, and the
-//! callback URL to register at each IdP.
+//! `portcullis check`'s report: the resolved settings, secrets redacted, the
+//! callback URL to register at each IdP, and warnings for risky settings.
 
 use std::fmt::Write;
 
@@ -77,12 +77,21 @@ pub fn render(c: &Config) -> String {
         list(c.access.allowed_emails.clone()),
         list(c.access.allowed_domains.clone())
     );
-    if c.access.allowed_emails.is_empty() && c.access.allowed_domains.is_empty() {
-        let _ = writeln!(
-            out,
-            "  warning: both lists are empty, so ANY account the providers accept may sign in"
-        );
-    }
+    let _ = writeln!(
+        out,
+        "[admin]\n  listen          = {}",
+        c.admin_listen
+            .map_or("(off: no /metrics)".to_string(), |a| format!(
+                "{a} (/metrics)"
+            ))
+    );
+    let _ = writeln!(
+        out,
+        "[log]\n  level           = {}\n  format          = {:?}\n  shutdown_grace  = {}",
+        c.log.level,
+        c.log.format,
+        humantime::format_duration(c.server.shutdown_grace)
+    );
     let callback = match &s.public_url {
         Some(u) => format!("{}{}/auth/callback", u.origin(), u.prefix.as_str()),
         None => "<your public URL>/auth/callback".to_string(),
@@ -103,5 +112,32 @@ pub fn render(c: &Config) -> String {
     for e in &c.provider_errors {
         let _ = writeln!(out, "[[providers]] NOT USABLE: {e}");
     }
+    for w in warnings(c) {
+        let _ = writeln!(out, "warning: {w}");
+    }
     out
+}
+
+/// Settings that work but are probably not what the operator wants.
+pub fn warnings(c: &Config) -> Vec<String> {
+    let mut w = Vec::new();
+    if c.access.allowed_emails.is_empty() && c.access.allowed_domains.is_empty() {
+        w.push("[access] lists are both empty: ANY account the providers accept may sign in. Set allowed_emails or allowed_domains.".into());
+    }
+    let public_listener = !c.server.listen.ip().is_loopback();
+    if public_listener
+        && c.server
+            .public_url
+            .as_ref()
+            .is_some_and(|u| u.scheme == crate::public_url::Scheme::Http)
+    {
+        w.push("public_url is plain http on a non-loopback listener: session cookies would cross the network unencrypted. Put TLS in front and use https.".into());
+    }
+    if c.server.trusted_proxies.iter().any(|n| n.prefix_len() == 0) {
+        w.push("trusted_proxies includes 0.0.0.0/0 or ::/0: every client may set X-Forwarded-* and spoof its address, scheme, host and prefix. Trust only your proxy's address.".into());
+    }
+    if c.admin_listen.is_some_and(|a| !a.ip().is_loopback()) {
+        w.push("admin.listen is not loopback: /metrics needs no sign-in, so keep that port private (on Fly it is reached over the private network only).".into());
+    }
+    w
 }

@@ -22,6 +22,7 @@ pub async fn start(addr: SocketAddr) -> Result<SocketAddr, String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let app = Router::new()
         .route("/api/echo", get(echo).post(echo))
+        .route("/api/slow", get(slow))
         .route("/ws", get(ws))
         .route("/ws/request", get(ws_request))
         .fallback(page);
@@ -49,6 +50,20 @@ async fn echo(req: Request) -> Json<serde_json::Value> {
         "uri": req.uri().to_string(),
         "headers": headers,
     }))
+}
+
+/// Answers after `?ms=` milliseconds (at most 30 s): an in-flight request for
+/// shutdown tests.
+async fn slow(
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> &'static str {
+    let ms = q
+        .get("ms")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000u64)
+        .min(30_000);
+    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    "slow done\n"
 }
 
 async fn ws(upgrade: WebSocketUpgrade) -> Response {

@@ -20,6 +20,7 @@ use crate::app::App;
 use crate::audit::{AuditEvent, AuditKind};
 use crate::live::LiveGuard;
 use crate::login::page::error_page;
+use crate::metrics::METRICS;
 use crate::public_url::OriginError;
 use crate::session::SessionClaims;
 use auth::{authenticate, unauthenticated, Auth};
@@ -35,6 +36,10 @@ pub struct RequestCtx {
     forward: Option<(RequestInfo, SessionClaims)>,
     /// Set while an upgraded connection is live; dropping it deregisters it.
     live: Option<LiveGuard>,
+    /// How the request ended, for `portcullis_requests_total`.
+    outcome: &'static str,
+    /// When the request was sent upstream.
+    upstream_sent: Option<std::time::Instant>,
 }
 
 /// The gate: one per server, shared by every request.
@@ -104,6 +109,7 @@ impl Gate {
                             .check(claims.email.as_deref(), claims.email_verified)
                             .is_ok() =>
                     {
+                        METRICS.tickets.with_label_values(&["consumed"]).inc();
                         req.query = req
                             .query
                             .as_deref()
@@ -113,6 +119,7 @@ impl Gate {
                     }
                     result => {
                         let reason = result.err().map_or("no_longer_allowed", |r| r.reason());
+                        METRICS.tickets.with_label_values(&["rejected"]).inc();
                         app.audit.emit(
                             AuditEvent::new(AuditKind::WsTicketRejected, req.client_ip)
                                 .reason(reason)
@@ -146,6 +153,18 @@ impl Gate {
     }
 }
 
+/// The `outcome` label of a reply portcullis wrote itself.
+fn outcome_of(reply: &Reply) -> &'static str {
+    match reply.status {
+        302 if reply.is_login_redirect() => "login_redirect",
+        401 => "unauthorized",
+        403 => "forbidden",
+        400..=499 => "rejected",
+        500..=599 => "error",
+        _ => "endpoint",
+    }
+}
+
 #[async_trait]
 impl ProxyHttp for Gate {
     type CTX = RequestCtx;
@@ -156,8 +175,12 @@ impl ProxyHttp for Gate {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
         match self.decide(session, ctx).await {
-            None => Ok(false),
+            None => {
+                ctx.outcome = "forwarded";
+                Ok(false)
+            }
             Some(reply) => {
+                ctx.outcome = outcome_of(&reply);
                 reply.send(session).await?;
                 Ok(true)
             }
@@ -194,7 +217,23 @@ impl ProxyHttp for Gate {
                 "request reached the upstream without a session",
             );
         };
-        forward::rewrite(&self.app, req, claims, upstream)
+        forward::rewrite(&self.app, req, claims, upstream)?;
+        ctx.upstream_sent = Some(std::time::Instant::now());
+        Ok(())
+    }
+
+    async fn upstream_response_filter(
+        &self,
+        _session: &mut Session,
+        _upstream_response: &mut pingora::http::ResponseHeader,
+        ctx: &mut Self::CTX,
+    ) -> Result<()> {
+        if let Some(sent) = ctx.upstream_sent.take() {
+            METRICS
+                .upstream_seconds
+                .observe(sent.elapsed().as_secs_f64());
+        }
+        Ok(())
     }
 
     async fn response_filter(
@@ -221,7 +260,7 @@ impl ProxyHttp for Gate {
         &self,
         session: &mut Session,
         e: &Error,
-        _ctx: &mut Self::CTX,
+        ctx: &mut Self::CTX,
     ) -> FailToProxy {
         let code = match e.etype() {
             HTTPStatus(code) => *code,
@@ -235,6 +274,7 @@ impl ProxyHttp for Gate {
             },
         };
         if code == 502 {
+            ctx.outcome = "upstream_error";
             tracing::warn!(error = %e, "upstream unavailable");
             let page = error_page(
                 "Dashboard unavailable",
@@ -254,6 +294,9 @@ impl ProxyHttp for Gate {
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut Self::CTX) {
         // Deregister before pingora closes the socket (see `live`).
         ctx.live = None;
+        if !ctx.outcome.is_empty() {
+            METRICS.requests.with_label_values(&[ctx.outcome]).inc();
+        }
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         // The query is left out: it may hold a ticket or an OAuth code.
         tracing::debug!(

@@ -47,6 +47,13 @@ impl Reply {
         r
     }
 
+    /// Whether this is a redirect to the login page (an unauthenticated page view).
+    pub fn is_login_redirect(&self) -> bool {
+        self.headers
+            .iter()
+            .any(|(n, v)| *n == "location" && v.contains("/login?next="))
+    }
+
     /// Adds a `Set-Cookie` header.
     pub fn cookie(mut self, set_cookie: String) -> Self {
         self.headers.push(("set-cookie", set_cookie));

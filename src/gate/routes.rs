@@ -332,6 +332,10 @@ async fn ws_ticket(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) 
     };
     match app.tickets.mint(&claims, now).await {
         Ok(ticket) => {
+            crate::metrics::METRICS
+                .tickets
+                .with_label_values(&["minted"])
+                .inc();
             app.audit.emit(
                 AuditEvent::new(AuditKind::WsTicketMinted, req.client_ip)
                     .provider(&claims.provider)
