@@ -43,7 +43,9 @@ pub fn rewrite(
         .collect::<Vec<_>>()
         .join(", ");
     for name in SPOOFABLE {
-        upstream.remove_header(*name);
+        if upstream.headers.contains_key(*name) {
+            upstream.remove_header(*name);
+        }
     }
 
     upstream.insert_header("x-forwarded-user", header_safe(&claims.sub)?)?;

@@ -20,7 +20,7 @@ use crate::app::App;
 use crate::audit::{AuditEvent, AuditKind};
 use crate::live::LiveGuard;
 use crate::login::page::error_page;
-use crate::metrics::METRICS;
+use crate::metrics::{Outcome, METRICS};
 use crate::public_url::OriginError;
 use crate::session::SessionClaims;
 use auth::{authenticate, unauthenticated, Auth};
@@ -37,7 +37,7 @@ pub struct RequestCtx {
     /// Set while an upgraded connection is live; dropping it deregisters it.
     live: Option<LiveGuard>,
     /// How the request ended, for `portcullis_requests_total`.
-    outcome: &'static str,
+    outcome: Option<Outcome>,
     /// When the request was sent upstream.
     upstream_sent: Option<std::time::Instant>,
 }
@@ -154,14 +154,14 @@ impl Gate {
 }
 
 /// The `outcome` label of a reply portcullis wrote itself.
-fn outcome_of(reply: &Reply) -> &'static str {
+fn outcome_of(reply: &Reply) -> Outcome {
     match reply.status {
-        302 if reply.is_login_redirect() => "login_redirect",
-        401 => "unauthorized",
-        403 => "forbidden",
-        400..=499 => "rejected",
-        500..=599 => "error",
-        _ => "endpoint",
+        302 if reply.is_login_redirect() => Outcome::LoginRedirect,
+        401 => Outcome::Unauthorized,
+        403 => Outcome::Forbidden,
+        400..=499 => Outcome::Rejected,
+        500..=599 => Outcome::Error,
+        _ => Outcome::Endpoint,
     }
 }
 
@@ -176,11 +176,11 @@ impl ProxyHttp for Gate {
     async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
         match self.decide(session, ctx).await {
             None => {
-                ctx.outcome = "forwarded";
+                ctx.outcome = Some(Outcome::Forwarded);
                 Ok(false)
             }
             Some(reply) => {
-                ctx.outcome = outcome_of(&reply);
+                ctx.outcome = Some(outcome_of(&reply));
                 reply.send(session).await?;
                 Ok(true)
             }
@@ -274,7 +274,7 @@ impl ProxyHttp for Gate {
             },
         };
         if code == 502 {
-            ctx.outcome = "upstream_error";
+            ctx.outcome = Some(Outcome::UpstreamError);
             tracing::warn!(error = %e, "upstream unavailable");
             let page = error_page(
                 "Dashboard unavailable",
@@ -294,8 +294,8 @@ impl ProxyHttp for Gate {
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut Self::CTX) {
         // Deregister before pingora closes the socket (see `live`).
         ctx.live = None;
-        if !ctx.outcome.is_empty() {
-            METRICS.requests.with_label_values(&[ctx.outcome]).inc();
+        if let Some(outcome) = ctx.outcome {
+            outcome.count();
         }
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         // The query is left out: it may hold a ticket or an OAuth code.
