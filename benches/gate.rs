@@ -1,0 +1,87 @@
+//! Per-request work of the gate, measured alone: reading the session cookie
+//! (base64, XChaCha20-Poly1305, JSON), validating `next` and prefixes, and
+//! resolving a request's public origin.
+//!
+//!   cargo bench --bench gate
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use http::HeaderMap;
+use portcullis::provider::Identity;
+use portcullis::public_url::{OriginResolver, Prefix, PublicUrl};
+use portcullis::redirect::SafeNext;
+use portcullis::secret::Secret;
+use portcullis::session::codec::{Codec, Purpose};
+use portcullis::session::Sessions;
+
+fn sessions() -> Sessions {
+    Sessions::new(
+        Codec::new(
+            Purpose::Session,
+            &Secret::new("bench-secret-0123456789-0123456789-abcdef"),
+            &[],
+        ),
+        Duration::from_secs(3600),
+        "portcullis_session".into(),
+    )
+}
+
+fn cookie_codec(c: &mut Criterion) {
+    let s = sessions();
+    let identity = Identity {
+        user_id: "google-oauth2|117263548812345678901".into(),
+        email: Some("someone.with.a.long.name@example.com".into()),
+        email_verified: true,
+        name: Some("Someone With A Long Name".into()),
+    };
+    let (_, sealed) = s.issue(&identity, "google", 1_700_000_000);
+    let header = format!("_ga=GA1.1.123; theme=dark; portcullis_session={sealed}; other=1");
+    c.bench_function(
+        "session cookie: read a valid cookie from a Cookie header",
+        |b| b.iter(|| s.read(black_box(Some(header.as_str())), 1_700_000_100)),
+    );
+    c.bench_function("session cookie: reject a tampered cookie", |b| {
+        let bad = header.replace(&sealed[10..14], "AAAA");
+        b.iter(|| s.read(black_box(Some(bad.as_str())), 1_700_000_100))
+    });
+    c.bench_function("session cookie: issue", |b| {
+        b.iter(|| s.issue(black_box(&identity), "google", 1_700_000_000))
+    });
+}
+
+fn validators(c: &mut Criterion) {
+    c.bench_function("next: accept a path with query", |b| {
+        b.iter(|| SafeNext::parse(black_box("/sessions/42?tab=logs&filter=error")))
+    });
+    c.bench_function("next: reject protocol-relative", |b| {
+        b.iter(|| SafeNext::parse(black_box("//evil.com/x")))
+    });
+    c.bench_function("prefix: parse /hermes/", |b| {
+        b.iter(|| Prefix::parse(black_box("/hermes/")))
+    });
+    c.bench_function("public_url: parse", |b| {
+        b.iter(|| PublicUrl::parse(black_box("https://dash.example.com/hermes")))
+    });
+    let resolver = OriginResolver {
+        public_url: None,
+        trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
+        allowed_hosts: vec![],
+        client_ip_header: None,
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert("host", "127.0.0.1:8080".parse().unwrap());
+    headers.insert("x-forwarded-host", "dash.example.com".parse().unwrap());
+    headers.insert("x-forwarded-proto", "https".parse().unwrap());
+    headers.insert("x-forwarded-prefix", "/hermes".parse().unwrap());
+    let peer = Some("127.0.0.1".parse().unwrap());
+    c.bench_function("origin: resolve from trusted forwarded headers", |b| {
+        b.iter(|| resolver.resolve(black_box(peer), black_box(&headers)))
+    });
+}
+
+criterion_group!(benches, cookie_codec, validators);
+criterion_main!(benches);
