@@ -301,4 +301,27 @@ async fn a_websocket_outliving_its_session_is_closed() {
     // The session lives 60 s; the socket must not outlast it by more than a sweep.
     let took = assert_closed_within(&mut ws, Duration::from_secs(64)).await;
     assert!(took > Duration::from_secs(50), "closed too early: {took:?}");
+    let logs = proxy.stderr();
+    assert!(
+        logs.contains("closed a WebSocket whose session ended"),
+        "closed by the session sweep, not a timeout"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_websocket_outlives_the_request_read_timeout() {
+    let world = World::new().await;
+    let proxy = Proxy::start(&world.config("", "")).await;
+    let mut b = signed_in(&proxy).await;
+    let ticket = mint(&mut b, &proxy).await;
+    let mut ws = open(&proxy, &format!("/ws?ticket={ticket}"), None, None)
+        .await
+        .unwrap();
+    // Longer than pingora's 60 s read timeout, with no traffic at all.
+    tokio::time::sleep(Duration::from_secs(65)).await;
+    ws.send(Message::Text("still there?".into())).await.unwrap();
+    assert_eq!(
+        ws.next().await.unwrap().unwrap().to_text().unwrap(),
+        "echo: still there?"
+    );
 }

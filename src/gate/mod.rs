@@ -30,6 +30,11 @@ use request::{
 };
 use routes::{route, Route};
 
+/// Largest request head (all header lines) accepted, in bytes.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+/// Longest request target accepted, in bytes.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
 /// Per-request state carried from `request_filter` to the upstream filters.
 #[derive(Default)]
 pub struct RequestCtx {
@@ -57,6 +62,17 @@ impl Gate {
         let app = &*self.app;
         let header = session.req_header();
         let headers = &header.headers;
+        // pingora accepts up to 1 MiB of headers; a dashboard needs a few KiB.
+        let header_bytes: usize = headers
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len() + 4)
+            .sum();
+        if header_bytes > MAX_HEADER_BYTES {
+            return Some(Reply::text(431, "Request header fields too large\n"));
+        }
+        if header.uri.path_and_query().map_or(0, |p| p.as_str().len()) > MAX_URI_BYTES {
+            return Some(Reply::text(414, "URI too long\n"));
+        }
         let peer = session
             .client_addr()
             .and_then(|a| a.as_inet())
@@ -243,6 +259,10 @@ impl ProxyHttp for Gate {
         ctx: &mut Self::CTX,
     ) -> Result<()> {
         if upstream_response.status == http::StatusCode::SWITCHING_PROTOCOLS {
+            // pingora's 60 s body read timeout would cut an idle WebSocket (browsers
+            // send no pings). An upgraded connection lives as long as its session:
+            // `live` closes it when the session ends.
+            session.as_downstream_mut().set_read_timeout(None);
             // Only real sockets: in-memory test streams report 0, which is stdin.
             let fd = session
                 .as_downstream()
@@ -281,7 +301,12 @@ impl ProxyHttp for Gate {
                 "The dashboard behind this sign-in is not answering. Try again in a moment.",
                 None,
             );
-            let _ = Reply::html(502, page).send(session).await;
+            // pingora will not reuse this connection; say so, or clients that pool
+            // connections meet a reset on their next request.
+            let _ = Reply::html(502, page)
+                .header("connection", "close".into())
+                .send(session)
+                .await;
         } else if code > 0 {
             let _ = session.respond_error(code).await;
         }
