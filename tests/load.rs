@@ -56,7 +56,7 @@ async fn a_minute_of_steady_load_has_no_errors_and_flat_memory() {
                     tick.tick().await;
                     n += 1;
                     // One in ten is a stranger, who must be redirected.
-                    let (target, expected) = if n % 10 == 0 {
+                    let (target, expected) = if n.is_multiple_of(10) {
                         (&anon, 302)
                     } else {
                         (&url, 200)
