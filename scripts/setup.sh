@@ -32,4 +32,17 @@ if [ ! -d tests/idp/node_modules ] || [ tests/idp/package-lock.json -nt tests/id
   echo "setup: installing test IdP packages" >&2
   (cd tests/idp && npm ci --no-audit --no-fund --loglevel=error)
 fi
+# The Hermes dashboard (hermes-agent from PyPI), in a cached virtualenv, for the
+# tests that put portcullis in front of it.
+HERMES_VENV="${PORTCULLIS_HERMES_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/portcullis/hermes-venv}"
+if [ ! -x "$HERMES_VENV/bin/hermes" ]; then
+  echo "setup: installing hermes-agent into $HERMES_VENV" >&2
+  if ! python3 -c "import venv, ensurepip" 2>/dev/null; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3 python3-venv >/dev/null
+  fi
+  mkdir -p "$(dirname "$HERMES_VENV")"
+  python3 -m venv "$HERMES_VENV"
+  "$HERMES_VENV/bin/pip" install -q --disable-pip-version-check hermes-agent==0.19.0
+fi
 echo "setup: done" >&2

@@ -12,10 +12,15 @@ pub fn output_dir() -> std::path::PathBuf {
 
 /// Drives one sign-in journey; `input` is the script's JSON input.
 pub async fn journey(input: serde_json::Value) -> serde_json::Value {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/journey.mjs");
+    run_script("journey.mjs", input).await
+}
+
+/// Runs `tests/browser/<script>` with `input`; returns what it printed.
+pub async fn run_script(script: &str, input: serde_json::Value) -> serde_json::Value {
+    let script = format!("{}/tests/browser/{script}", env!("CARGO_MANIFEST_DIR"));
     let out = tokio::task::spawn_blocking(move || {
         Command::new("node")
-            .arg(script)
+            .arg(&script)
             .arg(input.to_string())
             .output()
             .expect("node")

@@ -1,0 +1,73 @@
+// The Hermes dashboard through portcullis, in headless Chromium: sign in at the
+// real IdP, then check that the SPA renders, that its API answers, and that its
+// WebSockets (/api/ws gateway.ready; /api/pub -> /api/events) work.
+//
+// Input (JSON in argv[2]): { startUrl, login, landing, screenshot, hostname }.
+// With `hostname`, Chromium resolves that name to 127.0.0.1, so the dashboard is
+// browsed under a public-looking name (its Host and Origin are not loopback).
+import { chromium } from '../idp/node_modules/playwright-core/index.mjs';
+
+const input = JSON.parse(process.argv[2]);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ...(input.hostname ? [`--host-resolver-rules=MAP ${input.hostname} 127.0.0.1`] : [])],
+});
+const out = {};
+try {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const page = await context.newPage();
+  page.setDefaultTimeout(20000);
+  await page.goto(input.startUrl);
+  out.loginPageUrl = page.url();
+  await page.locator('a.button').first().click();
+  await page.locator('input[name=login]').fill(input.login);
+  await page.locator('input[name=password]').fill('any password');
+  await page.locator('button[type=submit]').click();
+  await page.locator('button[type=submit]').click(); // consent
+  await page.waitForURL((u) => u.toString().startsWith(input.landing));
+  out.finalUrl = page.url();
+  await page.waitForFunction(() => document.querySelector('#root')?.children.length > 0);
+  out.title = await page.title();
+
+  out.hermes = await page.evaluate(async () => {
+    const r = {};
+    const token = window.__HERMES_SESSION_TOKEN__;
+    const base = window.__HERMES_BASE_PATH__;
+    r.basePath = base;
+    r.hasToken = typeof token === 'string' && token.length > 10;
+    const status = await fetch(`${base}/api/status`, { headers: { 'X-Hermes-Session-Token': token } });
+    r.statusCode = status.status;
+    r.status = status.ok ? Object.keys(await status.json()) : [];
+    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+    const ws = (path) => new WebSocket(`${scheme}://${location.host}${base}${path}${path.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`);
+    const first = (sock, match) => new Promise((resolve) => {
+      const timer = setTimeout(() => resolve('timeout'), 10000);
+      sock.onmessage = (e) => { if (!match || String(e.data).includes(match)) { clearTimeout(timer); resolve(String(e.data)); } };
+      sock.onclose = (e) => { clearTimeout(timer); resolve(`closed ${e.code}`); };
+    });
+    const gw = ws('/api/ws');
+    r.gateway = await first(gw, 'gateway.ready');
+    gw.close();
+    const channel = 'portcullis-test-' + Math.random().toString(36).slice(2);
+    const events = ws(`/api/events?channel=${channel}`);
+    await new Promise((resolve) => { events.onopen = resolve; setTimeout(resolve, 5000); });
+    const received = first(events);
+    const pub = ws(`/api/pub?channel=${channel}`);
+    await new Promise((resolve) => { pub.onopen = resolve; setTimeout(resolve, 5000); });
+    pub.send(JSON.stringify({ hello: 'through portcullis' }));
+    r.event = await received;
+    pub.close(); events.close();
+    return r;
+  });
+  if (input.screenshot) {
+    await page.waitForTimeout(1000);
+    await page.screenshot({ path: input.screenshot });
+  }
+} catch (e) {
+  out.error = String(e && e.message || e).split('\n')[0];
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(out));
