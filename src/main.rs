@@ -27,6 +27,19 @@ struct Cli {
     command: Command,
 }
 
+/// `-c PATH`, shared by the commands that read a config.
+#[derive(clap::Args)]
+struct ConfigArg {
+    /// The config file.
+    #[arg(
+        short = 'c',
+        long = "config",
+        env = "PORTCULLIS_CONFIG",
+        default_value = "config/portcullis.toml"
+    )]
+    path: PathBuf,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the proxy.
@@ -34,14 +47,8 @@ enum Command {
         after_help = "Example:\n  PORTCULLIS_SESSION_SECRET=$(portcullis secret) portcullis serve -c config/portcullis.toml\n  curl -i http://127.0.0.1:8080/auth/health"
     )]
     Serve {
-        /// The config file.
-        #[arg(
-            short,
-            long,
-            env = "PORTCULLIS_CONFIG",
-            default_value = "config/portcullis.toml"
-        )]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
         /// Zero-downtime upgrade: take the listening sockets over from the running
         /// portcullis, then send that one SIGQUIT.
         #[arg(long)]
@@ -50,14 +57,8 @@ enum Command {
     /// Validate the config and print the resolved settings, secrets redacted.
     /// Exits 1 with a message naming the key on any problem.
     Check {
-        /// The config file.
-        #[arg(
-            short,
-            long,
-            env = "PORTCULLIS_CONFIG",
-            default_value = "config/portcullis.toml"
-        )]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Print a fresh random session secret (32 bytes, base64url).
     Secret,
@@ -78,8 +79,8 @@ fn main() -> ExitCode {
             println!("{}", portcullis::secret::random_token(32));
             ExitCode::SUCCESS
         }
-        Command::Check { config } => check(&config),
-        Command::Serve { config, upgrade } => serve(&config, upgrade),
+        Command::Check { config } => check(&config.path),
+        Command::Serve { config, upgrade } => serve(&config.path, upgrade),
         Command::Demo { port } => {
             init_tracing(&LogConfig::default());
             match portcullis::demo::run(port) {

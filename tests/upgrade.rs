@@ -6,33 +6,16 @@
 mod common;
 
 use common::{Browser, Proxy, World};
-use futures_util::{SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Message;
 
 async fn connect(
     proxy: &Proxy,
     cookie: Option<&str>,
     origin: Option<&str>,
-) -> Result<
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
-    u16,
-> {
-    let mut req = format!("ws://{}/ws", proxy.addr)
-        .into_client_request()
-        .unwrap();
-    if let Some(c) = cookie {
-        req.headers_mut().insert("cookie", c.parse().unwrap());
-    }
-    if let Some(o) = origin {
-        req.headers_mut().insert("origin", o.parse().unwrap());
-    }
-    match tokio_tungstenite::connect_async(req).await {
-        Ok((ws, _)) => Ok(ws),
-        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
-        Err(e) => panic!("unexpected websocket error: {e}"),
-    }
+) -> Result<common::Ws, u16> {
+    common::ws_open(proxy, "/ws", cookie, origin).await
 }
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn same_origin_upgrade_with_session_reaches_the_upstream() {

@@ -8,35 +8,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Browser, Proxy, World};
+use common::{ws_open as open, Browser, Proxy, World, Ws};
 use futures_util::{SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn open(
-    proxy: &Proxy,
-    path: &str,
-    cookie: Option<&str>,
-    origin: Option<&str>,
-) -> Result<Ws, u16> {
-    let mut req = format!("ws://{}{path}", proxy.addr)
-        .into_client_request()
-        .unwrap();
-    if let Some(c) = cookie {
-        req.headers_mut().insert("cookie", c.parse().unwrap());
-    }
-    if let Some(o) = origin {
-        req.headers_mut().insert("origin", o.parse().unwrap());
-    }
-    match tokio_tungstenite::connect_async(req).await {
-        Ok((ws, _)) => Ok(ws),
-        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
-        Err(e) => panic!("unexpected websocket error: {e}"),
-    }
-}
 
 async fn signed_in(proxy: &Proxy) -> Browser {
     let mut b = Browser::new();

@@ -368,3 +368,32 @@ pub fn run_cli(args: &[&str], config: Option<&str>, env: &[(&str, &str)]) -> std
     }
     cmd.output().unwrap()
 }
+
+/// A WebSocket through the proxy.
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens a WebSocket to `path` on the proxy with an optional `Cookie` and `Origin`;
+/// `Err(status)` when the handshake is refused.
+pub async fn ws_open(
+    proxy: &Proxy,
+    path: &str,
+    cookie: Option<&str>,
+    origin: Option<&str>,
+) -> Result<Ws, u16> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://{}{path}", proxy.addr)
+        .into_client_request()
+        .unwrap();
+    if let Some(c) = cookie {
+        req.headers_mut().insert("cookie", c.parse().unwrap());
+    }
+    if let Some(o) = origin {
+        req.headers_mut().insert("origin", o.parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
+        Err(e) => panic!("unexpected websocket error: {e}"),
+    }
+}
