@@ -9,8 +9,8 @@
 //! | GET  /api/auth/providers  | [`providers`]  |
 //! | GET  /api/auth/me         | [`me`]         |
 //! | POST /api/auth/ws-ticket  | [`ws_ticket`]  |
-//! | GET  /auth/health         | `ok`           |
 //!
+//! `/auth/health` is answered in the gate itself, before the `Host` checks.
 //! Everything else under `/auth/` and `/api/auth/` is reserved (404); any other
 //! path is forwarded once the session checks out.
 
