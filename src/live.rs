@@ -9,10 +9,12 @@
 //! A connection is registered when the upstream answers `101` and deregistered when
 //! the request ends (its [`LiveGuard`] drops in the gate's logging phase, before
 //! pingora closes the socket). The sweeper touches only registered connections,
-//! under the same lock, so it never shuts down a descriptor that has been closed
-//! and reused by another connection.
+//! under the same lock, and before shutting a descriptor down it checks that the
+//! socket still has the client address recorded at registration. So it never
+//! shuts down a descriptor that has been closed and reused by another connection.
 
 use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -27,6 +29,23 @@ struct Conn {
     sid: String,
     exp: i64,
     fd: RawFd,
+    /// The client's address when registered: the socket's identity.
+    peer: Option<SocketAddr>,
+}
+
+/// The peer address of socket `fd`, if it is a connected IP socket.
+fn peer_of(fd: RawFd) -> Option<SocketAddr> {
+    use nix::sys::socket::{getpeername, SockaddrLike, SockaddrStorage};
+    let addr: SockaddrStorage = getpeername(fd).ok()?;
+    match addr.family()? {
+        nix::sys::socket::AddressFamily::Inet => {
+            addr.as_sockaddr_in().map(|a| SocketAddr::V4((*a).into()))
+        }
+        nix::sys::socket::AddressFamily::Inet6 => {
+            addr.as_sockaddr_in6().map(|a| SocketAddr::V6((*a).into()))
+        }
+        _ => None,
+    }
 }
 
 struct Inner {
@@ -81,6 +100,7 @@ impl LiveConnections {
                     sid: sid.to_string(),
                     exp,
                     fd,
+                    peer: peer_of(fd),
                 },
             );
         }
@@ -131,6 +151,10 @@ impl LiveConnections {
             .collect();
         for id in &doomed {
             if let Some(c) = conns.remove(id) {
+                if c.peer.is_none() || peer_of(c.fd) != c.peer {
+                    tracing::warn!("a registered WebSocket's socket changed identity; left alone");
+                    continue;
+                }
                 let _ = nix::sys::socket::shutdown(c.fd, nix::sys::socket::Shutdown::Both);
                 tracing::info!(
                     reason = if c.exp <= now {
@@ -185,6 +209,31 @@ mod tests {
         let _g = live.register("s", 100, server.as_raw_fd());
         assert_eq!(live.sweep(99).await, 0);
         assert_eq!(live.sweep(100).await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_reused_descriptor_is_never_shut_down() {
+        let store = Arc::new(MemoryStore::new());
+        let live = LiveConnections::new(store.clone());
+        let (client, server) = pair();
+        let _g = live.register("revoked", i64::MAX, server.as_raw_fd());
+        // As if the registered socket had closed and its descriptor number now
+        // belonged to another connection: the recorded identity no longer matches.
+        for c in live.inner.conns.lock().unwrap().values_mut() {
+            c.peer = Some("127.0.0.1:1".parse().unwrap());
+        }
+        store.revoke_session("revoked", i64::MAX).await.unwrap();
+        live.sweep(0).await;
+        client
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut buf = [0u8; 1];
+        let still_open = matches!((&client).read(&mut buf), Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut));
+        assert!(
+            still_open,
+            "a socket that is not the registered one was shut down"
+        );
+        assert_eq!(live.count(), 0, "the stale entry is dropped");
     }
 
     #[tokio::test]
