@@ -168,3 +168,34 @@ async fn a_rotated_signing_key_is_fetched_on_the_next_login() {
         r.body
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn existing_sessions_keep_working_while_the_idp_is_down() {
+    let world = World::new().await;
+    let proxy = Proxy::start(&world.config("", "")).await;
+    let mut signed_in = Browser::new();
+    assert_eq!(
+        signed_in
+            .sign_in(&proxy, "/", "ada@example.com")
+            .await
+            .status,
+        302
+    );
+    world.idp.set_faults(Faults {
+        token_endpoint_down: true,
+        ..Faults::default()
+    });
+    let mut newcomer = Browser::new();
+    assert_eq!(
+        newcomer
+            .sign_in(&proxy, "/", "bob@example.com")
+            .await
+            .status,
+        502
+    );
+    assert_eq!(
+        signed_in.get(&proxy.url("/api/echo")).await.status,
+        200,
+        "sessions need no IdP"
+    );
+}
