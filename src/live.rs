@@ -155,7 +155,6 @@ impl LiveConnections {
                     tracing::warn!("a registered WebSocket's socket changed identity; left alone");
                     continue;
                 }
-                let _ = nix::sys::socket::shutdown(c.fd, nix::sys::socket::Shutdown::Both);
                 tracing::info!(
                     reason = if c.exp <= now {
                         "session_expired"
@@ -164,6 +163,7 @@ impl LiveConnections {
                     },
                     "closed a WebSocket whose session ended"
                 );
+                let _ = nix::sys::socket::shutdown(c.fd, nix::sys::socket::Shutdown::Both);
             }
         }
         doomed.len()
