@@ -4,7 +4,8 @@
 setup:
 	scripts/setup.sh
 
-demo: setup
+demo:
+	scripts/setup.sh --build
 	cargo run --release -- demo
 
 test:

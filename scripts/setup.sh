@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Installs everything portcullis needs to build and to run its test suite on a
-# fresh Debian machine: the C toolchain bits pingora's zlib-ng wants (cmake),
-# the real components the tests talk to (nginx, Redis, Chromium), and the Node
-# packages of the test IdP. Safe to run again; it only installs what is missing.
+# Installs what portcullis needs on a fresh Debian machine. Safe to run again; it
+# only installs what is missing.
+#   scripts/setup.sh --build   what the build needs (cmake for pingora's zlib-ng)
+#   scripts/setup.sh           that, plus what the tests talk to: nginx, Redis,
+#                              Chromium, the test IdP's Node packages, and the
+#                              Hermes dashboard in a cached virtualenv
 set -euo pipefail
 cd "$(dirname "$0")/.."
+BUILD_ONLY=false
+[ "${1:-}" = "--build" ] && BUILD_ONLY=true
 
 if ! command -v cargo >/dev/null; then
   echo "setup: cargo is missing. Install the Rust toolchain (https://rustup.rs), then run this again." >&2
@@ -14,17 +18,26 @@ fi
 need_apt=()
 command -v cmake >/dev/null || need_apt+=(cmake)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
-command -v redis-server >/dev/null || need_apt+=(redis-server)
-command -v chromium >/dev/null || need_apt+=(chromium)
-command -v openssl >/dev/null || need_apt+=(openssl)
-command -v node >/dev/null || need_apt+=(nodejs npm)
+command -v cc >/dev/null || need_apt+=(build-essential)
+if ! $BUILD_ONLY; then
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
+  command -v redis-server >/dev/null || need_apt+=(redis-server)
+  command -v chromium >/dev/null || need_apt+=(chromium)
+  command -v openssl >/dev/null || need_apt+=(openssl)
+  command -v node >/dev/null || need_apt+=(nodejs npm)
+  command -v curl >/dev/null || need_apt+=(curl)
+fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}" >&2
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+if $BUILD_ONLY; then
+  echo "setup: done (build only)" >&2
+  exit 0
 fi
 
 # Node packages for the test IdP (oidc-provider) and the browser driver.
