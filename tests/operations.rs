@@ -49,48 +49,18 @@ async fn metrics_count_outcomes_auth_events_tickets_and_latency() {
         .text()
         .await
         .unwrap();
-    assert_eq!(
-        metric(
-            &text,
-            "portcullis_requests_total{outcome=\"login_redirect\"}"
-        ),
-        1.0,
-        "{text}"
-    );
-    assert_eq!(
-        metric(&text, "portcullis_requests_total{outcome=\"unauthorized\"}"),
-        1.0
-    );
-    assert_eq!(
-        metric(&text, "portcullis_requests_total{outcome=\"forwarded\"}"),
-        1.0
-    );
-    assert_eq!(
-        metric(&text, "portcullis_requests_total{outcome=\"forbidden\"}"),
-        1.0
-    );
-    assert_eq!(
-        metric(
-            &text,
-            "portcullis_auth_events_total{event=\"login_success\",provider=\"dev\"}"
-        ),
-        1.0
-    );
-    assert_eq!(
-        metric(
-            &text,
-            "portcullis_auth_events_total{event=\"login_start\",provider=\"dev\"}"
-        ),
-        1.0
-    );
-    assert_eq!(
-        metric(&text, "portcullis_ws_tickets_total{result=\"minted\"}"),
-        1.0
-    );
-    assert_eq!(
-        metric(&text, "portcullis_upstream_response_seconds_count"),
-        1.0
-    );
+    for series in [
+        "portcullis_requests_total{outcome=\"login_redirect\"}",
+        "portcullis_requests_total{outcome=\"unauthorized\"}",
+        "portcullis_requests_total{outcome=\"forwarded\"}",
+        "portcullis_requests_total{outcome=\"forbidden\"}",
+        "portcullis_auth_events_total{event=\"login_success\",provider=\"dev\"}",
+        "portcullis_auth_events_total{event=\"login_start\",provider=\"dev\"}",
+        "portcullis_ws_tickets_total{result=\"minted\"}",
+        "portcullis_upstream_response_seconds_count",
+    ] {
+        assert_eq!(metric(&text, series), 1.0, "{series}:\n{text}");
+    }
     assert!(text.contains("portcullis_websockets_active 0"));
     // The admin listener serves nothing else, and the main port serves no metrics.
     assert_eq!(
