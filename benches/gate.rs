@@ -37,8 +37,9 @@ fn cookie_codec(c: &mut Criterion) {
         email: Some("someone.with.a.long.name@example.com".into()),
         email_verified: true,
         name: Some("Someone With A Long Name".into()),
+        groups: vec![],
     };
-    let (_, sealed) = s.issue(&identity, "google", 1_700_000_000);
+    let (_, sealed) = s.issue(&identity, vec![], "google", 1_700_000_000);
     let header = format!("_ga=GA1.1.123; theme=dark; portcullis_session={sealed}; other=1");
     c.bench_function(
         "session cookie: read a valid cookie from a Cookie header",
@@ -49,7 +50,7 @@ fn cookie_codec(c: &mut Criterion) {
         b.iter(|| s.read(black_box(Some(bad.as_str())), 1_700_000_100))
     });
     c.bench_function("session cookie: issue", |b| {
-        b.iter(|| s.issue(black_box(&identity), "google", 1_700_000_000))
+        b.iter(|| s.issue(black_box(&identity), vec![], "google", 1_700_000_000))
     });
 }
 

@@ -25,8 +25,9 @@ fn main() {
         email: Some("bench@example.com".into()),
         email_verified: true,
         name: Some("Bench".into()),
+        groups: vec![],
     };
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let (_, sealed) = sessions.issue(&identity, "bench", now);
+    let (_, sealed) = sessions.issue(&identity, vec![], "bench", now);
     println!("{sealed}");
 }

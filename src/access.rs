@@ -1,6 +1,12 @@
-//! `[access]`: who may pass once signed in. Email and domain rules are checked only
-//! against emails the provider says it verified; with both lists empty, any
-//! signed-in person passes.
+//! `[access]`: who may pass once signed in.
+//!
+//! Two gates, each open when its lists are empty:
+//! - email: the address is in `allowed_emails` or its domain in `allowed_domains`,
+//!   checked only against emails the provider says it verified;
+//! - groups: the person is in one of `allowed_groups` (from the provider's groups
+//!   claim).
+//!
+//! When both gates have rules, a person must pass both.
 
 use crate::config::AccessConfig;
 
@@ -11,6 +17,8 @@ pub enum Denial {
     EmailNotVerified,
     /// A verified email that no rule allows.
     NotAllowed,
+    /// In none of `allowed_groups`.
+    NotInGroup,
 }
 
 impl Denial {
@@ -18,8 +26,17 @@ impl Denial {
         match self {
             Denial::EmailNotVerified => "email_not_verified",
             Denial::NotAllowed => "email_not_allowed",
+            Denial::NotInGroup => "group_not_allowed",
         }
     }
+}
+
+/// What the rules look at.
+#[derive(Debug, Clone, Copy)]
+pub struct Person<'a> {
+    pub email: Option<&'a str>,
+    pub email_verified: bool,
+    pub groups: &'a [String],
 }
 
 #[derive(Debug, Clone, Default)]
@@ -32,14 +49,32 @@ impl AccessPolicy {
         Self { config }
     }
 
-    /// Whether any rule is configured.
-    pub fn is_open(&self) -> bool {
-        self.config.allowed_emails.is_empty() && self.config.allowed_domains.is_empty()
+    /// Checks a person against the rules.
+    pub fn check(&self, person: &Person<'_>) -> Result<(), Denial> {
+        self.check_email(person.email, person.email_verified)?;
+        if !self.config.allowed_groups.is_empty()
+            && !person
+                .groups
+                .iter()
+                .any(|g| self.config.allowed_groups.contains(g))
+        {
+            return Err(Denial::NotInGroup);
+        }
+        Ok(())
     }
 
-    /// Checks a person's email against the rules.
-    pub fn check(&self, email: Option<&str>, email_verified: bool) -> Result<(), Denial> {
-        if self.is_open() {
+    /// The groups worth remembering in a session: those a rule names. A session
+    /// cookie stays small however many groups the IdP sends.
+    pub fn relevant_groups(&self, groups: &[String]) -> Vec<String> {
+        groups
+            .iter()
+            .filter(|g| self.config.allowed_groups.contains(g))
+            .cloned()
+            .collect()
+    }
+
+    fn check_email(&self, email: Option<&str>, email_verified: bool) -> Result<(), Denial> {
+        if self.config.allowed_emails.is_empty() && self.config.allowed_domains.is_empty() {
             return Ok(());
         }
         let email = match email {
@@ -61,24 +96,93 @@ impl AccessPolicy {
 mod tests {
     use super::*;
 
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
     fn policy(emails: &[&str], domains: &[&str]) -> AccessPolicy {
+        grouped(emails, domains, &[])
+    }
+
+    fn grouped(emails: &[&str], domains: &[&str], groups: &[&str]) -> AccessPolicy {
         AccessPolicy::new(AccessConfig {
-            allowed_emails: emails.iter().map(|s| s.to_string()).collect(),
-            allowed_domains: domains.iter().map(|s| s.to_string()).collect(),
+            allowed_emails: strings(emails),
+            allowed_domains: strings(domains),
+            allowed_groups: strings(groups),
         })
+    }
+
+    trait Check {
+        fn email_only(&self, email: Option<&str>, verified: bool) -> Result<(), Denial>;
+    }
+
+    impl Check for AccessPolicy {
+        fn email_only(&self, email: Option<&str>, verified: bool) -> Result<(), Denial> {
+            self.check(&Person {
+                email,
+                email_verified: verified,
+                groups: &[],
+            })
+        }
+    }
+
+    fn in_groups<'a>(email: Option<&'a str>, groups: &'a [String]) -> Person<'a> {
+        Person {
+            email,
+            email_verified: true,
+            groups,
+        }
+    }
+
+    #[test]
+    fn group_rule_needs_one_listed_group_exactly() {
+        let p = grouped(&[], &[], &["admins", "ops"]);
+        assert_eq!(
+            p.check(&in_groups(None, &strings(&["users", "ops"]))),
+            Ok(())
+        );
+        assert_eq!(
+            p.check(&in_groups(None, &strings(&["users", "Admins", "admin"]))),
+            Err(Denial::NotInGroup)
+        );
+        assert_eq!(p.check(&in_groups(None, &[])), Err(Denial::NotInGroup));
+    }
+
+    #[test]
+    fn email_and_group_rules_must_both_pass() {
+        let p = grouped(&[], &["example.com"], &["admins"]);
+        let admins = strings(&["admins"]);
+        assert_eq!(p.check(&in_groups(Some("a@example.com"), &admins)), Ok(()));
+        assert_eq!(
+            p.check(&in_groups(Some("a@other.org"), &admins)),
+            Err(Denial::NotAllowed)
+        );
+        assert_eq!(
+            p.check(&in_groups(Some("a@example.com"), &strings(&["users"]))),
+            Err(Denial::NotInGroup)
+        );
+    }
+
+    #[test]
+    fn only_listed_groups_are_kept_for_the_session() {
+        let p = grouped(&[], &[], &["admins"]);
+        assert_eq!(
+            p.relevant_groups(&strings(&["users", "admins", "x"])),
+            strings(&["admins"])
+        );
     }
 
     #[test]
     fn empty_lists_allow_any_signed_in_person() {
-        assert_eq!(policy(&[], &[]).check(None, false), Ok(()));
+        assert_eq!(policy(&[], &[]).email_only(None, false), Ok(()));
     }
 
     #[test]
     fn allowed_email_passes_case_insensitively() {
         let p = policy(&["ann@example.com"], &[]);
-        assert_eq!(p.check(Some("Ann@Example.com"), true), Ok(()));
+        assert_eq!(p.email_only(Some("Ann@Example.com"), true), Ok(()));
         assert_eq!(
-            p.check(Some("bob@example.com"), true),
+            p.email_only(Some("bob@example.com"), true),
             Err(Denial::NotAllowed)
         );
     }
@@ -86,27 +190,27 @@ mod tests {
     #[test]
     fn domain_rule_needs_a_verified_email() {
         let p = policy(&[], &["example.com"]);
-        assert_eq!(p.check(Some("x@example.com"), true), Ok(()));
+        assert_eq!(p.email_only(Some("x@example.com"), true), Ok(()));
         assert_eq!(
-            p.check(Some("x@example.com"), false),
+            p.email_only(Some("x@example.com"), false),
             Err(Denial::EmailNotVerified)
         );
-        assert_eq!(p.check(None, true), Err(Denial::EmailNotVerified));
+        assert_eq!(p.email_only(None, true), Err(Denial::EmailNotVerified));
     }
 
     #[test]
     fn domain_rule_matches_whole_domain_only() {
         let p = policy(&[], &["example.com"]);
         assert_eq!(
-            p.check(Some("x@evilexample.com"), true),
+            p.email_only(Some("x@evilexample.com"), true),
             Err(Denial::NotAllowed)
         );
         assert_eq!(
-            p.check(Some("x@example.com.evil.io"), true),
+            p.email_only(Some("x@example.com.evil.io"), true),
             Err(Denial::NotAllowed)
         );
         assert_eq!(
-            p.check(Some("x@sub.example.com"), true),
+            p.email_only(Some("x@sub.example.com"), true),
             Err(Denial::NotAllowed)
         );
     }

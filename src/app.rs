@@ -32,6 +32,8 @@ pub struct App {
     pub sessions: Sessions,
     pub pkce: Codec,
     pub pkce_cookie: String,
+    /// Seals a session's IdP tokens before they go to the store.
+    pub token_codec: Codec,
     pub providers: Providers,
     pub store: Arc<dyn Store>,
     pub tickets: Tickets,
@@ -55,15 +57,23 @@ impl App {
             .and_then(|mut a| a.next())
             .ok_or_else(|| StartError::UpstreamUnresolvable(config.upstream.address.clone()))?;
         let s = &config.session;
-        let sessions = Sessions::new(
+        let mut sessions = Sessions::new(
             Codec::new(Purpose::Session, &s.secret, &s.previous_secrets),
             s.ttl,
             s.cookie_name.clone(),
         );
+        if s.sliding {
+            sessions = sessions.with_sliding(s.max_age);
+        }
+        let token_codec = Codec::new(Purpose::Tokens, &s.secret, &s.previous_secrets);
         let pkce = Codec::new(Purpose::Pkce, &s.secret, &s.previous_secrets);
         let pkce_cookie = format!("{}_pkce", s.cookie_name);
         let backchannel = BackChannel::new().map_err(StartError::Http)?;
-        let providers = Providers::from_config(&config.providers, backchannel);
+        let providers = Providers::from_config(
+            &config.providers,
+            backchannel,
+            !config.access.allowed_groups.is_empty(),
+        );
         let store: Arc<dyn Store> = match config.store {
             StoreConfig::Memory => Arc::new(MemoryStore::new()),
         };
@@ -81,6 +91,7 @@ impl App {
             sessions,
             pkce,
             pkce_cookie,
+            token_codec,
             providers,
             store,
             audit,
@@ -92,7 +103,7 @@ impl App {
 
     /// Fetches every provider's discovery document once, so the first login is fast
     /// and a misconfigured issuer shows at start. Unreachable providers are reported
-    /// and retried on their first login.
+    /// and retried in the background and on each login attempt.
     pub async fn warm_up(&self) {
         for p in self.providers.iter() {
             match p.warm_up().await {
@@ -100,7 +111,7 @@ impl App {
                 Err(e) => tracing::warn!(
                     provider = p.id(),
                     error = %e,
-                    "provider not ready at start; logins with it retry discovery"
+                    "provider not ready at start: its login button says it is temporarily unavailable, and discovery is retried in the background"
                 ),
             }
         }

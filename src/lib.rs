@@ -11,6 +11,7 @@ pub mod app;
 pub mod audit;
 pub mod config;
 pub mod demo;
+pub mod discovery;
 pub mod gate;
 pub mod live;
 pub mod login;

@@ -121,6 +121,16 @@ impl LiveConnections {
         }
     }
 
+    /// Moves the expiry of session `sid`'s connections to `exp` (sliding refresh
+    /// on this instance: the person is active, so their WebSockets live on).
+    pub fn extend(&self, sid: &str, exp: i64) {
+        if let Ok(mut conns) = self.inner.conns.lock() {
+            for c in conns.values_mut().filter(|c| c.sid == sid) {
+                c.exp = c.exp.max(exp);
+            }
+        }
+    }
+
     /// Live connections right now.
     pub fn count(&self) -> usize {
         self.inner.conns.lock().map_or(0, |c| c.len())

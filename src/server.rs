@@ -7,15 +7,18 @@ use pingora::proxy::http_proxy_service;
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::Server;
 
+use pingora::services::background::background_service;
 use pingora::services::listening::Service;
 
 use crate::admin::AdminApp;
 use crate::app::App;
+use crate::discovery::DiscoveryRetry;
 use crate::gate::Gate;
 
 /// Fetches provider discovery once (on a short-lived runtime of its own), then runs
 /// the proxy on `listen` (and `/metrics` on the admin listener, when configured)
-/// until the process is told to stop.
+/// until the process is told to stop. Providers not ready by then are retried in
+/// the background (see [`crate::discovery`]).
 ///
 /// SIGTERM stops accepting at once and gives in-flight requests
 /// `server.shutdown_grace` to finish; SIGINT stops at once; SIGQUIT hands the
@@ -45,6 +48,10 @@ pub fn run(app: App, listen: SocketAddr, upgrade: bool) -> ! {
     };
     let mut server = Server::new_with_opt_and_conf(Some(opt), conf);
     server.bootstrap();
+    server.add_service(background_service(
+        "provider discovery",
+        DiscoveryRetry::new(app.providers.clone()),
+    ));
     let mut proxy = http_proxy_service(&server.configuration, Gate::new(Arc::new(app)));
     proxy.add_tcp(&listen.to_string());
     server.add_service(proxy);

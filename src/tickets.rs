@@ -142,6 +142,8 @@ mod tests {
             email_verified: false,
             name: None,
             provider: "p".into(),
+            groups: vec![],
+            auth_time: 0,
             iat: 0,
             exp,
         }

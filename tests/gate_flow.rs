@@ -370,7 +370,7 @@ async fn providers_and_health_endpoints() {
     let r = b.get(&proxy.url("/api/auth/providers")).await;
     assert_eq!(
         r.json(),
-        serde_json::json!([{"id": "dev", "display_name": "Dev IdP", "login_url": "/auth/login?provider=dev"}])
+        serde_json::json!([{"id": "dev", "display_name": "Dev IdP", "login_url": "/auth/login?provider=dev", "available": true}])
     );
     let r = b.get(&proxy.url("/auth/health")).await;
     assert_eq!((r.status, r.body.as_str()), (200, "ok\n"));

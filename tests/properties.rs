@@ -88,7 +88,7 @@ proptest! {
         let codec = Codec::new(Purpose::Session, &Secret::new("q".repeat(40)), &[]);
         let claims = SessionClaims {
             sid: "sid".into(), sub, email, email_verified: true, name: None,
-            provider: "p".into(), iat: 0, exp,
+            provider: "p".into(), groups: vec!["g".into()], auth_time: 0, iat: 0, exp,
         };
         prop_assert_eq!(codec.open::<SessionClaims>(&codec.seal(&claims)), Some(claims));
     }

@@ -66,6 +66,9 @@ pub struct SessionFile {
     pub previous_secrets: Vec<String>,
     pub ttl: Option<String>,
     pub cookie_name: Option<String>,
+    #[serde(default)]
+    pub sliding: bool,
+    pub max_age: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -88,11 +91,13 @@ pub struct AccessFile {
     pub allowed_emails: Vec<String>,
     #[serde(default)]
     pub allowed_domains: Vec<String>,
+    #[serde(default)]
+    pub allowed_groups: Vec<String>,
 }
 
 /// One `[[providers]]` entry. Every kind's keys are listed here so that a key that
 /// belongs to no kind is refused by serde; which keys a kind needs is checked in
-/// `config::provider`.
+/// `config::validate_provider`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderFile {
@@ -102,8 +107,55 @@ pub struct ProviderFile {
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
     pub scopes: Option<Vec<String>>,
+    pub revoke_on_logout: Option<bool>,
+    pub idp_logout: Option<bool>,
+    pub groups_claim: Option<String>,
+    // oidc
     pub issuer: Option<String>,
+    // github
+    pub base_url: Option<String>,
+    pub api_url: Option<String>,
+    pub allowed_orgs: Option<Vec<String>>,
+    pub allowed_teams: Option<Vec<String>>,
+    // oauth2
     pub authorize_url: Option<String>,
     pub token_url: Option<String>,
     pub userinfo_url: Option<String>,
+    pub revocation_url: Option<String>,
+    pub end_session_url: Option<String>,
+    pub token_endpoint_auth: Option<String>,
+    pub user_id_claim: Option<String>,
+    pub email_claim: Option<String>,
+    pub email_verified_claim: Option<String>,
+    pub name_claim: Option<String>,
+    pub trust_email: Option<bool>,
+}
+
+impl ProviderFile {
+    /// The kind-specific keys this entry sets, by name.
+    pub fn kind_keys_set(&self) -> Vec<&'static str> {
+        [
+            ("issuer", self.issuer.is_some()),
+            ("groups_claim", self.groups_claim.is_some()),
+            ("idp_logout", self.idp_logout.is_some()),
+            ("base_url", self.base_url.is_some()),
+            ("api_url", self.api_url.is_some()),
+            ("allowed_orgs", self.allowed_orgs.is_some()),
+            ("allowed_teams", self.allowed_teams.is_some()),
+            ("authorize_url", self.authorize_url.is_some()),
+            ("token_url", self.token_url.is_some()),
+            ("userinfo_url", self.userinfo_url.is_some()),
+            ("revocation_url", self.revocation_url.is_some()),
+            ("end_session_url", self.end_session_url.is_some()),
+            ("token_endpoint_auth", self.token_endpoint_auth.is_some()),
+            ("user_id_claim", self.user_id_claim.is_some()),
+            ("email_claim", self.email_claim.is_some()),
+            ("email_verified_claim", self.email_verified_claim.is_some()),
+            ("name_claim", self.name_claim.is_some()),
+            ("trust_email", self.trust_email.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(k, set)| set.then_some(k))
+        .collect()
+    }
 }

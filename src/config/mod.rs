@@ -7,6 +7,7 @@
 
 mod file;
 mod interpolate;
+mod provider;
 pub mod summary;
 
 use std::net::SocketAddr;
@@ -18,7 +19,11 @@ use url::Url;
 
 use crate::public_url::{HostPattern, PublicUrl};
 use crate::secret::Secret;
-use file::{FileConfig, ProviderFile};
+use file::FileConfig;
+use provider::validate_provider;
+pub use provider::{
+    ClaimNames, GithubConfig, LogoutConfig, OAuth2Config, ProviderConfig, ProviderKind, TokenAuth,
+};
 
 /// Shortest `session.secret` accepted, in bytes.
 pub const MIN_SECRET_LEN: usize = 32;
@@ -146,6 +151,11 @@ pub struct SessionConfig {
     pub ttl: Duration,
     /// The base name; the `__Host-`/`__Secure-` prefix is added per request.
     pub cookie_name: String,
+    /// Re-issue the cookie once half its life has passed and the person is active.
+    pub sliding: bool,
+    /// The longest a sign-in lasts, however active the person is (sliding only;
+    /// otherwise equal to `ttl`).
+    pub max_age: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -164,22 +174,8 @@ pub struct AccessConfig {
     pub allowed_emails: Vec<String>,
     /// Lower-case domains, without `@`.
     pub allowed_domains: Vec<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct ProviderConfig {
-    pub id: String,
-    pub display_name: String,
-    pub client_id: String,
-    pub client_secret: Option<Secret>,
-    pub scopes: Vec<String>,
-    pub kind: ProviderKind,
-}
-
-#[derive(Debug, Clone)]
-pub enum ProviderKind {
-    /// OpenID Connect with discovery from `issuer`.
-    Oidc { issuer: Url },
+    /// Group names, exact (case-sensitive, as the IdP sends them).
+    pub allowed_groups: Vec<String>,
 }
 
 impl Config {
@@ -500,11 +496,38 @@ fn validate_session(s: file::SessionFile) -> Result<SessionConfig, ConfigError> 
             "use letters, digits, `_` and `-` only, without a `__Host-`/`__Secure-` prefix (it is added for you)",
         ));
     }
+    let max_age = match (s.sliding, s.max_age.as_deref()) {
+        (false, Some(_)) => {
+            return Err(ConfigError::invalid(
+                "session.max_age",
+                "is used only with `sliding = true`; without sliding a session lasts `ttl`. Remove it or set `sliding = true`",
+            ))
+        }
+        (false, None) => ttl,
+        (true, raw) => {
+            let max_age = duration("session.max_age", raw, "7d")?;
+            if max_age < ttl {
+                return Err(ConfigError::invalid(
+                    "session.max_age",
+                    format!(
+                        "is shorter than `session.ttl` ({}); make it at least as long",
+                        humantime::format_duration(ttl)
+                    ),
+                ));
+            }
+            if max_age > Duration::from_secs(90 * 24 * 3600) {
+                return Err(ConfigError::invalid("session.max_age", "must be at most 90d"));
+            }
+            max_age
+        }
+    };
     Ok(SessionConfig {
         secret,
         previous_secrets,
         ttl,
         cookie_name,
+        sliding: s.sliding,
+        max_age,
     })
 }
 
@@ -530,85 +553,17 @@ fn validate_access(a: file::AccessFile) -> Result<AccessConfig, ConfigError> {
         }
         access.allowed_domains.push(d);
     }
+    for (i, g) in a.allowed_groups.iter().enumerate() {
+        let g = g.trim();
+        if g.is_empty() {
+            return Err(ConfigError::invalid(
+                &format!("access.allowed_groups[{i}]"),
+                "is empty; write the group name as the IdP sends it",
+            ));
+        }
+        access.allowed_groups.push(g.to_string());
+    }
     Ok(access)
-}
-
-fn validate_provider(index: usize, p: ProviderFile) -> Result<ProviderConfig, ProviderError> {
-    let id =
-        p.id.clone()
-            .unwrap_or_else(|| format!("providers[{index}]"));
-    let fail = |reason: String| ProviderError {
-        id: id.clone(),
-        reason,
-    };
-    if p.id.is_none() {
-        return Err(fail(
-            "`id` is missing; give each provider a short id such as \"google\"".into(),
-        ));
-    }
-    if id.is_empty()
-        || id.len() > 64
-        || !id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(fail("`id` must be 1-64 letters, digits, `-` or `_`".into()));
-    }
-    let client_id = p
-        .client_id
-        .clone()
-        .filter(|c| !c.trim().is_empty())
-        .ok_or_else(|| {
-            fail("`client_id` is missing; copy it from the IdP's app registration".into())
-        })?;
-    let client_secret = p
-        .client_secret
-        .clone()
-        .filter(|s| !s.is_empty())
-        .map(Secret::new);
-    let kind = match p.kind.as_deref() {
-        Some("oidc") => {
-            if p.authorize_url.is_some() || p.token_url.is_some() || p.userinfo_url.is_some() {
-                return Err(fail(
-                    "`authorize_url`/`token_url`/`userinfo_url` are not used with kind = \"oidc\" (endpoints come from discovery); remove them".into(),
-                ));
-            }
-            let raw = p.issuer.as_deref().ok_or_else(|| {
-                fail("`issuer` is missing; kind = \"oidc\" discovers everything from it".into())
-            })?;
-            ProviderKind::Oidc {
-                issuer: endpoint_url(raw).map_err(|m| fail(format!("`issuer` {m}")))?,
-            }
-        }
-        Some(k @ ("github" | "oauth2")) => {
-            return Err(fail(format!(
-                "kind = \"{k}\" is not available in this version; use kind = \"oidc\""
-            )))
-        }
-        Some(other) => return Err(fail(format!("kind `{other}` is unknown; use \"oidc\""))),
-        None => return Err(fail("`kind` is missing; use \"oidc\"".into())),
-    };
-    let scopes = p
-        .scopes
-        .clone()
-        .unwrap_or_else(|| vec!["openid".into(), "email".into(), "profile".into()]);
-    if !scopes.iter().any(|s| s == "openid") {
-        return Err(fail("`scopes` must include \"openid\"".into()));
-    }
-    if scopes
-        .iter()
-        .any(|s| s.is_empty() || s.contains(char::is_whitespace))
-    {
-        return Err(fail("`scopes` entries must be single words".into()));
-    }
-    Ok(ProviderConfig {
-        display_name: p.display_name.clone().unwrap_or_else(|| id.clone()),
-        id,
-        client_id,
-        client_secret,
-        scopes,
-        kind,
-    })
 }
 
 /// An IdP endpoint: https, or http on a loopback host (development and tests).

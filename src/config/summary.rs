@@ -59,10 +59,15 @@ pub fn render(c: &Config) -> String {
     );
     let _ = writeln!(
         out,
-        "[session]\n  secret          = [redacted] ({} bytes)\n  previous_secrets= {} kept for reading\n  ttl             = {}\n  cookie_name     = {}",
+        "[session]\n  secret          = [redacted] ({} bytes)\n  previous_secrets= {} kept for reading\n  ttl             = {}\n  sliding         = {}\n  cookie_name     = {}",
         c.session.secret.expose_secret().len(),
         c.session.previous_secrets.len(),
         humantime::format_duration(c.session.ttl),
+        if c.session.sliding {
+            format!("yes, up to max_age = {}", humantime::format_duration(c.session.max_age))
+        } else {
+            "no".to_string()
+        },
         c.session.cookie_name
     );
     let _ = writeln!(
@@ -73,9 +78,10 @@ pub fn render(c: &Config) -> String {
     let _ = writeln!(out, "[store]\n  kind            = memory");
     let _ = writeln!(
         out,
-        "[access]\n  allowed_emails  = {}\n  allowed_domains = {}",
+        "[access]\n  allowed_emails  = {}\n  allowed_domains = {}\n  allowed_groups  = {}",
         list(c.access.allowed_emails.clone()),
-        list(c.access.allowed_domains.clone())
+        list(c.access.allowed_domains.clone()),
+        list(c.access.allowed_groups.clone())
     );
     let _ = writeln!(
         out,
@@ -97,16 +103,61 @@ pub fn render(c: &Config) -> String {
         None => "<your public URL>/auth/callback".to_string(),
     };
     for p in &c.providers {
-        let ProviderKind::Oidc { issuer } = &p.kind;
         let _ = writeln!(
             out,
-            "[[providers]] {}\n  kind            = oidc\n  display_name    = {}\n  issuer          = {}\n  client_id       = {}\n  client_secret   = {}\n  scopes          = {}\n  register this callback URL at the IdP: {callback}",
+            "[[providers]] {}\n  kind            = {}\n  display_name    = {}",
             p.id,
-            p.display_name,
-            issuer,
+            p.kind.name(),
+            p.display_name
+        );
+        match &p.kind {
+            ProviderKind::Oidc {
+                issuer,
+                groups_claim,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "  issuer          = {issuer}\n  groups_claim    = {groups_claim}"
+                );
+            }
+            ProviderKind::Github(g) => {
+                let _ = writeln!(
+                    out,
+                    "  base_url        = {}\n  api_url         = {}\n  allowed_orgs    = {}\n  allowed_teams   = {}",
+                    g.base_url,
+                    g.api_url,
+                    list(g.allowed_orgs.clone()),
+                    list(g.allowed_teams.iter().map(|(o, t)| format!("{o}/{t}")).collect())
+                );
+            }
+            ProviderKind::OAuth2(o) => {
+                let _ = writeln!(
+                    out,
+                    "  authorize_url   = {}\n  token_url       = {}\n  userinfo_url    = {}\n  claims          = user_id={} email={} email_verified={} name={} groups={}{}",
+                    o.authorize_url,
+                    o.token_url,
+                    o.userinfo_url,
+                    o.claims.user_id,
+                    o.claims.email,
+                    o.claims.email_verified,
+                    o.claims.name,
+                    o.claims.groups,
+                    if o.trust_email { " (email trusted as verified)" } else { "" }
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "  client_id       = {}\n  client_secret   = {}\n  scopes          = {}\n  on logout       = {}\n  register this callback URL at the IdP: {callback}",
             p.client_id,
             if p.client_secret.is_some() { "[redacted]" } else { "(none: public client, PKCE only)" },
-            p.scopes.join(" "),
+            if p.scopes.is_empty() { "(none)".to_string() } else { p.scopes.join(" ") },
+            match (p.logout.revoke_tokens, p.logout.idp_logout) {
+                (false, false) => "end the local session only",
+                (true, false) => "also revoke the tokens at the IdP",
+                (false, true) => "also sign out at the IdP (register <public URL>/login as post-logout redirect URI)",
+                (true, true) => "also revoke the tokens and sign out at the IdP (register <public URL>/login as post-logout redirect URI)",
+            }
         );
     }
     for e in &c.provider_errors {
@@ -121,8 +172,25 @@ pub fn render(c: &Config) -> String {
 /// Settings that work but are probably not what the operator wants.
 pub fn warnings(c: &Config) -> Vec<String> {
     let mut w = Vec::new();
-    if c.access.allowed_emails.is_empty() && c.access.allowed_domains.is_empty() {
-        w.push("[access] lists are both empty: ANY account the providers accept may sign in. Set allowed_emails or allowed_domains.".into());
+    let membership_checked = c
+        .providers
+        .iter()
+        .all(|p| matches!(&p.kind, ProviderKind::Github(g) if g.checks_membership()));
+    if c.access.allowed_emails.is_empty()
+        && c.access.allowed_domains.is_empty()
+        && c.access.allowed_groups.is_empty()
+        && !membership_checked
+    {
+        w.push("[access] lists are all empty: ANY account the providers accept may sign in. Set allowed_emails, allowed_domains or allowed_groups.".into());
+    }
+    if !c.access.allowed_groups.is_empty() {
+        for p in c
+            .providers
+            .iter()
+            .filter(|p| matches!(p.kind, ProviderKind::Github(_)))
+        {
+            w.push(format!("provider `{}` (github) sends no groups claim, so [access] allowed_groups turns all its users away; use its allowed_orgs/allowed_teams instead", p.id));
+        }
     }
     let public_listener = !c.server.listen.ip().is_loopback();
     if public_listener

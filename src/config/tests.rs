@@ -220,3 +220,151 @@ fn secrets_never_appear_in_debug_output() {
     assert!(!dump.contains(SECRET));
     assert!(!dump.contains("s3cret"));
 }
+
+/// The base config plus one more provider entry.
+fn with_provider(entry: &str) -> Result<Config, ConfigError> {
+    parse(&format!("{}\n[[providers]]\n{entry}\n", base("")))
+}
+
+/// The reason the extra provider entry was refused.
+fn provider_reason(entry: &str) -> String {
+    let c = with_provider(entry).unwrap();
+    assert_eq!(c.providers.len(), 1, "the extra provider should be refused");
+    c.provider_errors[0].to_string()
+}
+
+#[test]
+fn github_gets_its_endpoints_and_scopes() {
+    let c =
+        with_provider("id = \"gh\"\nkind = \"github\"\nclient_id = \"a\"\nclient_secret = \"b\"")
+            .unwrap();
+    let p = &c.providers[1];
+    assert_eq!(
+        p.scopes,
+        ["read:user", "user:email"],
+        "no read:org without org rules"
+    );
+    let ProviderKind::Github(g) = &p.kind else {
+        panic!("github kind")
+    };
+    assert_eq!(g.base_url.as_str(), "https://github.com/");
+    assert_eq!(g.api_url.as_str(), "https://api.github.com/");
+}
+
+#[test]
+fn github_enterprise_and_org_rules() {
+    let c = with_provider(
+        "id = \"ghe\"\nkind = \"github\"\nclient_id = \"a\"\nclient_secret = \"b\"\nbase_url = \"https://git.corp.example\"\nallowed_orgs = [\"Acme\"]\nallowed_teams = [\"acme/Ops\"]",
+    )
+    .unwrap();
+    let p = &c.providers[1];
+    assert_eq!(p.scopes, ["read:user", "user:email", "read:org"]);
+    let ProviderKind::Github(g) = &p.kind else {
+        panic!("github kind")
+    };
+    assert_eq!(g.api_url.as_str(), "https://git.corp.example/api/v3");
+    assert_eq!(g.allowed_orgs, ["acme"]);
+    assert_eq!(g.allowed_teams, [("acme".to_string(), "ops".to_string())]);
+}
+
+#[test]
+fn github_refuses_what_it_cannot_do() {
+    assert!(
+        provider_reason("id = \"gh\"\nkind = \"github\"\nclient_id = \"a\"")
+            .contains("client_secret")
+    );
+    let e = provider_reason(
+        "id = \"gh\"\nkind = \"github\"\nclient_id = \"a\"\nclient_secret = \"b\"\nidp_logout = true",
+    );
+    assert!(
+        e.contains("`idp_logout` is not used with kind = \"github\""),
+        "{e}"
+    );
+    let e = provider_reason(
+        "id = \"gh\"\nkind = \"github\"\nclient_id = \"a\"\nclient_secret = \"b\"\nallowed_teams = [\"ops\"]",
+    );
+    assert!(e.contains("org/team-slug"), "{e}");
+}
+
+#[test]
+fn oauth2_public_client_with_claim_names() {
+    let c = with_provider(
+        "id = \"portal\"\nkind = \"oauth2\"\nclient_id = \"pub\"\nauthorize_url = \"https://p.example/authorize\"\ntoken_url = \"https://p.example/token\"\nuserinfo_url = \"https://p.example/me\"\nuser_id_claim = \"data.id\"\nemail_claim = \"data.mail\"",
+    )
+    .unwrap();
+    let p = &c.providers[1];
+    assert!(p.client_secret.is_none());
+    assert!(p.scopes.is_empty());
+    let ProviderKind::OAuth2(o) = &p.kind else {
+        panic!("oauth2 kind")
+    };
+    assert_eq!(o.claims.user_id, "data.id");
+    assert_eq!(o.claims.email, "data.mail");
+    assert_eq!(o.claims.name, "name");
+    assert_eq!(o.token_auth, TokenAuth::ClientSecretBasic);
+    assert!(!o.trust_email);
+}
+
+#[test]
+fn oauth2_names_missing_and_bad_endpoints() {
+    let e = provider_reason("id = \"p\"\nkind = \"oauth2\"\nclient_id = \"a\"\nauthorize_url = \"https://p.example/a\"\ntoken_url = \"https://p.example/t\"");
+    assert!(
+        e.contains("provider `p`") && e.contains("`userinfo_url` is missing"),
+        "{e}"
+    );
+    let e = provider_reason("id = \"p\"\nkind = \"oauth2\"\nclient_id = \"a\"\nauthorize_url = \"http://p.example/a\"\ntoken_url = \"https://p.example/t\"\nuserinfo_url = \"https://p.example/u\"");
+    assert!(e.contains("`authorize_url`") && e.contains("https"), "{e}");
+    let e = provider_reason("id = \"p\"\nkind = \"oauth2\"\nclient_id = \"a\"\nauthorize_url = \"https://p.example/a\"\ntoken_url = \"https://p.example/t\"\nuserinfo_url = \"https://p.example/u\"\nrevoke_on_logout = true");
+    assert!(e.contains("revocation_url"), "{e}");
+    let e = provider_reason("id = \"p\"\nkind = \"oauth2\"\nclient_id = \"a\"\nauthorize_url = \"https://p.example/a\"\ntoken_url = \"https://p.example/t\"\nuserinfo_url = \"https://p.example/u\"\nissuer = \"https://p.example\"");
+    assert!(
+        e.contains("`issuer` is not used with kind = \"oauth2\""),
+        "{e}"
+    );
+}
+
+#[test]
+fn oidc_refuses_oauth2_keys_and_knows_its_groups_claim() {
+    let e = provider_reason("id = \"o\"\nkind = \"oidc\"\nclient_id = \"a\"\nissuer = \"https://o.example\"\ntoken_url = \"https://o.example/t\"");
+    assert!(
+        e.contains("`token_url` is not used with kind = \"oidc\""),
+        "{e}"
+    );
+    let c = with_provider("id = \"o\"\nkind = \"oidc\"\nclient_id = \"a\"\nissuer = \"https://o.example\"\ngroups_claim = \"roles\"\nrevoke_on_logout = true\nidp_logout = true").unwrap();
+    let p = &c.providers[1];
+    assert!(matches!(&p.kind, ProviderKind::Oidc { groups_claim, .. } if groups_claim == "roles"));
+    assert!(p.logout.revoke_tokens && p.logout.idp_logout);
+}
+
+#[test]
+fn unknown_kind_lists_the_kinds() {
+    let e = provider_reason("id = \"x\"\nkind = \"saml\"\nclient_id = \"a\"");
+    assert!(e.contains("\"oidc\", \"github\" or \"oauth2\""), "{e}");
+}
+
+#[test]
+fn sliding_sessions_and_their_limits() {
+    let c = parse(&base("sliding = true\nttl = \"1h\"")).unwrap();
+    assert!(c.session.sliding);
+    assert_eq!(c.session.max_age, Duration::from_secs(7 * 24 * 3600));
+    let plain = parse(&base("")).unwrap();
+    assert_eq!(plain.session.max_age, plain.session.ttl);
+    assert!(err(&base("max_age = \"2d\"")).contains("only with `sliding = true`"));
+    assert!(err(&base("sliding = true\nttl = \"2d\"\nmax_age = \"1d\""))
+        .contains("shorter than `session.ttl`"));
+}
+
+#[test]
+fn allowed_groups_are_kept_as_written() {
+    let c = parse(&base("").replace(
+        "[[providers]]",
+        "[access]\nallowed_groups = [\" Admins \"]\n[[providers]]",
+    ))
+    .unwrap();
+    assert_eq!(c.access.allowed_groups, ["Admins"]);
+    assert!(err(&base("").replace(
+        "[[providers]]",
+        "[access]\nallowed_groups = [\"\"]\n[[providers]]"
+    ))
+    .contains("access.allowed_groups[0]"));
+}

@@ -23,7 +23,7 @@ use crate::login::page::error_page;
 use crate::metrics::{Outcome, METRICS};
 use crate::public_url::OriginError;
 use crate::session::SessionClaims;
-use auth::{authenticate, unauthenticated, Auth};
+use auth::{authenticate, refresh, unauthenticated, Auth};
 use reply::Reply;
 use request::{
     cross_origin, is_unsafe, is_upgrade, same_origin_upgrade, without_param, RequestInfo,
@@ -45,6 +45,8 @@ pub struct RequestCtx {
     outcome: Option<Outcome>,
     /// When the request was sent upstream.
     upstream_sent: Option<std::time::Instant>,
+    /// A refreshed session cookie to add to the upstream's response.
+    set_cookie: Option<String>,
 }
 
 /// The gate: one per server, shared by every request.
@@ -119,12 +121,7 @@ impl Gate {
             if let Some(ticket) = req.param("ticket") {
                 // Judged by the ticket alone: a cookie that comes along does not help.
                 return match app.tickets.redeem(&ticket, now).await {
-                    Ok(claims)
-                        if app
-                            .access
-                            .check(claims.email.as_deref(), claims.email_verified)
-                            .is_ok() =>
-                    {
+                    Ok(claims) if app.access.check(&claims.person()).is_ok() => {
                         METRICS.tickets.with_label_values(&["consumed"]).inc();
                         req.query = req
                             .query
@@ -160,6 +157,13 @@ impl Gate {
         }
         match authenticate(app, headers, now).await {
             Ok(Auth::Valid(claims)) => {
+                let claims = match refresh(app, &req, &claims, now) {
+                    Some((fresh, set_cookie)) if !is_upgrade(headers) => {
+                        ctx.set_cookie = Some(set_cookie);
+                        fresh
+                    }
+                    _ => claims,
+                };
                 ctx.forward = Some((req, claims));
                 None
             }
@@ -258,6 +262,9 @@ impl ProxyHttp for Gate {
         upstream_response: &mut pingora::http::ResponseHeader,
         ctx: &mut Self::CTX,
     ) -> Result<()> {
+        if let Some(set_cookie) = ctx.set_cookie.take() {
+            upstream_response.append_header(http::header::SET_COOKIE, set_cookie)?;
+        }
         if upstream_response.status == http::StatusCode::SWITCHING_PROTOCOLS {
             // pingora's 60 s body read timeout would cut an idle WebSocket (browsers
             // send no pings). An upgraded connection lives as long as its session:

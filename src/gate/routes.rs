@@ -14,19 +14,25 @@
 //! Everything else under `/auth/` and `/api/auth/` is reserved (404); any other
 //! path is forwarded once the session checks out.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use http::{HeaderMap, Method};
 use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::auth::{authenticate, unauthenticated, Auth};
+use super::auth::{authenticate, refresh, unauthenticated, Auth};
 use super::reply::Reply;
 use super::request::{encode, wants_json, RequestInfo};
+use crate::access::Person;
 use crate::app::App;
 use crate::audit::{AuditEvent, AuditKind};
 use crate::login::page::{error_page, login_page as render_login, ProviderButton};
 use crate::login::pkce::{PendingLogin, PKCE_COOKIE_TTL_SECS};
-use crate::provider::{AuthorizationRequest, CodeExchange, ProviderError};
+use crate::provider::{
+    AuthorizationRequest, CodeExchange, Provider, ProviderError, SignIn, Tokens,
+};
 use crate::redirect::SafeNext;
 use crate::session::cookie;
 use crate::tickets::MintError;
@@ -79,6 +85,7 @@ fn login_page(app: &App, req: &RequestInfo) -> Reply {
         .iter()
         .map(|p| ProviderButton {
             display_name: p.display_name(),
+            available: p.is_ready(),
             href: format!(
                 "{}?provider={}&next={}",
                 req.origin.path("/auth/login"),
@@ -145,7 +152,7 @@ fn provider_error_page(req: &RequestInfo, name: &str, e: &ProviderError) -> Repl
             req,
             502,
             "Sign-in provider unavailable",
-            &format!("{name} cannot be reached right now. Try again in a moment."),
+            &format!("{name} is temporarily unavailable. Try again in a moment."),
         ),
         _ => back_to_login(
             req,
@@ -215,18 +222,28 @@ async fn callback(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -
         nonce: &pending.nonce,
         redirect_uri: &pending.redirect_uri,
     };
-    let identity = match provider.exchange(&exchange).await {
-        Ok(identity) => identity,
+    let SignIn { identity, tokens } = match provider.exchange(&exchange).await {
+        Ok(sign_in) => sign_in,
+        Err(ProviderError::Denied { rule, who }) => {
+            app.audit.emit(
+                AuditEvent::new(AuditKind::AccessDenied, req.client_ip)
+                    .provider(provider_id)
+                    .reason(rule),
+            );
+            return access_denied(req, &who).cookie(clear_pkce);
+        }
         Err(e) => {
             tracing::warn!(provider = provider_id, error = %e, "sign-in failed");
             fail(e.reason(), Some(provider_id));
             return provider_error_page(req, provider.display_name(), &e).cookie(clear_pkce);
         }
     };
-    if let Err(denial) = app
-        .access
-        .check(identity.email.as_deref(), identity.email_verified)
-    {
+    let person = Person {
+        email: identity.email.as_deref(),
+        email_verified: identity.email_verified,
+        groups: &identity.groups,
+    };
+    if let Err(denial) = app.access.check(&person) {
         app.audit.emit(
             AuditEvent::new(AuditKind::AccessDenied, req.client_ip)
                 .provider(provider_id)
@@ -234,15 +251,20 @@ async fn callback(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -
                 .reason(denial.reason()),
         );
         let who = identity.email.as_deref().unwrap_or(&identity.user_id);
-        return back_to_login(
-            req,
-            403,
-            "Access denied",
-            &format!("You signed in as {who}, but this dashboard is not open to that account. Ask its operator for access, or sign in with another account."),
-        )
-        .cookie(clear_pkce);
+        return access_denied(req, who).cookie(clear_pkce);
     }
-    let (claims, sealed) = app.sessions.issue(&identity, provider_id, now);
+    let groups = app.access.relevant_groups(&identity.groups);
+    let (claims, sealed) = app.sessions.issue(&identity, groups, provider_id, now);
+    if provider.logout().keeps_tokens() {
+        let until = app.sessions.horizon(&claims);
+        let kept = app
+            .store
+            .put_tokens(&claims.sid, until, app.token_codec.seal(&tokens))
+            .await;
+        if let Err(e) = kept {
+            tracing::warn!(provider = provider_id, error = %e, "cannot keep the sign-in's tokens; logout will end the local session only");
+        }
+    }
     app.audit.emit(
         AuditEvent::new(AuditKind::LoginSuccess, req.client_ip)
             .provider(provider_id)
@@ -258,12 +280,29 @@ async fn callback(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -
         .cookie(clear_pkce)
 }
 
+fn access_denied(req: &RequestInfo, who: &str) -> Reply {
+    back_to_login(
+        req,
+        403,
+        "Access denied",
+        &format!("You signed in as {who}, but this dashboard is not open to that account. Ask its operator for access, or sign in with another account."),
+    )
+}
+
+/// How long logout waits for the IdP's end-session URL (discovery is cached, so
+/// this matters only when the IdP went away after a restart).
+const END_SESSION_LOOKUP: Duration = Duration::from_secs(3);
+/// How long a background token revocation may take.
+const REVOCATION_TIMEOUT: Duration = Duration::from_secs(10);
+
 async fn logout(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -> Reply {
     let cookie_header = cookie::header(headers);
+    let mut idp_logout_url = None;
     if let crate::session::SessionRead::Valid(claims) =
         app.sessions.read(cookie_header.as_deref(), now)
     {
-        if let Err(e) = app.store.revoke_session(&claims.sid, claims.exp).await {
+        let until = app.sessions.horizon(&claims);
+        if let Err(e) = app.store.revoke_session(&claims.sid, until).await {
             tracing::error!(error = %e, "cannot record a logout; the session cookie is cleared but stays valid until it expires");
             return Reply::text(503, "Sign-out could not be recorded; try again\n");
         }
@@ -272,12 +311,20 @@ async fn logout(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -> 
                 .provider(&claims.provider)
                 .user(&claims.sub),
         );
+        // The local session has ended; what follows at the IdP may fail without
+        // changing that.
+        if let Some(provider) = app.providers.get(&claims.provider) {
+            idp_logout_url = idp_logout(app, provider, req, &claims.sid).await;
+        }
     }
     let login = req.origin.path("/login");
-    let reply = if wants_json(&req.path, headers) {
-        Reply::json(200, &json!({"ok": true, "login_url": login}))
-    } else {
-        Reply::redirect(login)
+    let reply = match (wants_json(&req.path, headers), idp_logout_url) {
+        (true, idp) => Reply::json(
+            200,
+            &json!({"ok": true, "login_url": login, "idp_logout_url": idp}),
+        ),
+        (false, Some(idp)) => Reply::redirect(idp),
+        (false, None) => Reply::redirect(login),
     };
     reply
         .cookie(cookie::clear_cookie(
@@ -285,6 +332,62 @@ async fn logout(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -> 
             &req.origin,
         ))
         .cookie(cookie::clear_cookie(&app.pkce_cookie, &req.origin))
+}
+
+/// The IdP side of a logout, per the provider's config: token revocation runs in
+/// the background; the returned URL (RP-initiated logout) is where the browser goes
+/// next, coming back to `/login`.
+async fn idp_logout(
+    app: &App,
+    provider: &Arc<dyn Provider>,
+    req: &RequestInfo,
+    sid: &str,
+) -> Option<String> {
+    let logout = provider.logout();
+    if !logout.keeps_tokens() {
+        return None;
+    }
+    let tokens = match app.store.take_tokens(sid).await {
+        Ok(sealed) => sealed.and_then(|s| app.token_codec.open::<Tokens>(&s)),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the session's tokens for the IdP logout");
+            None
+        }
+    };
+    if logout.revoke_tokens {
+        match tokens.clone() {
+            Some(tokens) => {
+                let provider = Arc::clone(provider);
+                tokio::spawn(async move {
+                    let id = provider.id().to_string();
+                    match tokio::time::timeout(REVOCATION_TIMEOUT, provider.revoke(&tokens)).await {
+                        Ok(Ok(())) => tracing::info!(provider = %id, "revoked the session's tokens at the IdP"),
+                        Ok(Err(e)) => tracing::warn!(provider = %id, error = %e, "token revocation at the IdP failed; the local session has ended regardless"),
+                        Err(_) => tracing::warn!(provider = %id, "token revocation at the IdP timed out; the local session has ended regardless"),
+                    }
+                });
+            }
+            None => tracing::warn!(
+                provider = provider.id(),
+                "no tokens kept for this session (a restart, or an older sign-in); nothing to revoke at the IdP"
+            ),
+        }
+    }
+    if !logout.idp_logout {
+        return None;
+    }
+    let tokens = tokens.unwrap_or_default();
+    let back = req.origin.url("/login");
+    match tokio::time::timeout(END_SESSION_LOOKUP, provider.end_session_url(&tokens, &back)).await {
+        Ok(Some(url)) => Some(url.to_string()),
+        Ok(None) | Err(_) => {
+            tracing::warn!(
+                provider = provider.id(),
+                "the IdP's end-session endpoint is not known; logout ended the local session only"
+            );
+            None
+        }
+    }
 }
 
 fn providers(app: &App, req: &RequestInfo) -> Reply {
@@ -295,6 +398,7 @@ fn providers(app: &App, req: &RequestInfo) -> Reply {
             json!({
                 "id": p.id(),
                 "display_name": p.display_name(),
+                "available": p.is_ready(),
                 "login_url": format!("{}?provider={}", req.origin.path("/auth/login"), encode(p.id())),
             })
         })
@@ -305,10 +409,14 @@ fn providers(app: &App, req: &RequestInfo) -> Reply {
 async fn me(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -> Reply {
     match authenticate(app, headers, now).await {
         Ok(Auth::Valid(c)) => {
+            let (c, set_cookie) = match refresh(app, req, &c, now) {
+                Some((fresh, set_cookie)) => (fresh, Some(set_cookie)),
+                None => (c, None),
+            };
             let expires_at = OffsetDateTime::from_unix_timestamp(c.exp)
                 .ok()
                 .and_then(|t| t.format(&Rfc3339).ok());
-            Reply::json(
+            let reply = Reply::json(
                 200,
                 &json!({
                     "user_id": c.sub,
@@ -317,7 +425,11 @@ async fn me(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -> Repl
                     "provider": c.provider,
                     "expires_at": expires_at,
                 }),
-            )
+            );
+            match set_cookie {
+                Some(c) => reply.cookie(c),
+                None => reply,
+            }
         }
         Ok(auth) => unauthenticated(app, req, headers, &auth),
         Err(reply) => reply,

@@ -7,6 +7,9 @@ use std::fmt::Write;
 pub struct ProviderButton<'a> {
     pub display_name: &'a str,
     pub href: String,
+    /// `false`: the provider's discovery has not succeeded yet (the link stays,
+    /// since following it retries).
+    pub available: bool,
 }
 
 /// Escapes text for HTML element content and double-quoted attributes.
@@ -33,7 +36,8 @@ p{color:#94a3b8;margin:.25rem 0 1.5rem;line-height:1.45}\
 a.button{display:block;text-align:center;padding:.75rem 1rem;margin:.6rem 0;border-radius:9px;\
 background:#3b82f6;color:#fff;text-decoration:none;font-weight:600}a.button:hover{background:#2563eb}\
 .banner{background:#78350f;color:#fde68a;padding:.6rem .8rem;border-radius:8px;font-size:.9rem;margin-bottom:1.2rem}\
-.muted{font-size:.8rem;color:#64748b;margin-top:1.5rem}";
+.muted{font-size:.8rem;color:#64748b;margin-top:1.5rem}\
+a.button.unavailable{background:#475569}.note{font-size:.85rem;color:#fbbf24;margin:-.2rem 0 .8rem}";
 
 fn layout(title: &str, body: &str) -> String {
     format!(
@@ -55,10 +59,18 @@ pub fn login_page(buttons: &[ProviderButton<'_>], banner: Option<&str>) -> Strin
     for b in buttons {
         let _ = write!(
             body,
-            "<a class=\"button\" href=\"{}\">Sign in with {}</a>",
+            "<a class=\"button{}\" href=\"{}\">Sign in with {}</a>",
+            if b.available { "" } else { " unavailable" },
             escape(&b.href),
             escape(b.display_name)
         );
+        if !b.available {
+            let _ = write!(
+                body,
+                "<p class=\"note\">{} is temporarily unavailable; try again in a moment.</p>",
+                escape(b.display_name)
+            );
+        }
     }
     body.push_str("<p class=\"muted\">Protected by portcullis</p>");
     layout("Sign in", &body)
@@ -96,10 +108,12 @@ mod tests {
             &[ProviderButton {
                 display_name: "<script>x</script>",
                 href: "/auth/login?provider=a&next=%2F\"onx".into(),
+                available: false,
             }],
             Some("Demo <b>"),
         );
         assert!(!html.contains("<script>x"));
+        assert!(html.contains("temporarily unavailable"));
         assert!(html.contains("&lt;script&gt;"));
         assert!(html.contains("provider=a&amp;next=%2F&quot;onx"));
         assert!(html.contains("Demo &lt;b&gt;"));

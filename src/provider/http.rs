@@ -61,14 +61,77 @@ impl BackChannel {
         Self::json(req.send().await, url).await
     }
 
+    /// POST a form to `url` and expect a 2xx; the body is ignored (RFC 7009).
+    pub async fn post_form_ok(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> Result<(), ProviderError> {
+        let mut req = self.client.post(url).form(form);
+        if let Some((user, pass)) = basic {
+            req = req.basic_auth(form_encode(user), Some(form_encode(pass)));
+        }
+        Self::checked(req.send().await, url).await.map(|_| ())
+    }
+
+    /// DELETE `url` with a JSON body and HTTP Basic credentials; expect a 2xx.
+    pub async fn delete_json_ok(
+        &self,
+        url: &str,
+        body: &serde_json::Value,
+        basic: (&str, &str),
+    ) -> Result<(), ProviderError> {
+        let req = self
+            .client
+            .delete(url)
+            .header("accept", "application/json")
+            .basic_auth(basic.0, Some(basic.1))
+            .json(body);
+        Self::checked(req.send().await, url).await.map(|_| ())
+    }
+
+    /// GET `url` and parse JSON; `Ok(None)` when the answer is 403 or 404 (a
+    /// membership the token cannot see is no membership).
+    pub async fn get_json_if_found<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        bearer: &str,
+    ) -> Result<Option<T>, ProviderError> {
+        let sent = self
+            .client
+            .get(url)
+            .header("accept", "application/json")
+            .bearer_auth(bearer)
+            .send()
+            .await;
+        if let Ok(resp) = &sent {
+            if matches!(resp.status().as_u16(), 403 | 404) {
+                return Ok(None);
+            }
+        }
+        Self::json(sent, url).await.map(Some)
+    }
+
     async fn json<T: DeserializeOwned>(
         sent: reqwest::Result<reqwest::Response>,
         url: &str,
     ) -> Result<T, ProviderError> {
-        let host = url::Url::parse(url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_string))
-            .unwrap_or_default();
+        let resp = Self::checked(sent, url).await?;
+        resp.json::<T>().await.map_err(|_| {
+            ProviderError::Invalid(format!(
+                "{} sent a response that is not the expected JSON",
+                host_of(url)
+            ))
+        })
+    }
+
+    /// The response if it is a success; otherwise an error naming the host and status.
+    async fn checked(
+        sent: reqwest::Result<reqwest::Response>,
+        url: &str,
+    ) -> Result<reqwest::Response, ProviderError> {
+        let host = host_of(url);
         let resp =
             sent.map_err(|e| ProviderError::Unreachable(format!("{host}: {}", without_url(&e))))?;
         let status = resp.status();
@@ -88,18 +151,26 @@ impl BackChannel {
             let code = body
                 .get("error")
                 .and_then(|e| e.as_str())
-                .filter(|c| c.len() < 64 && c.bytes().all(|b| b.is_ascii_graphic()))
+                .filter(|c| safe_error_code(c))
                 .unwrap_or("no error code");
             return Err(ProviderError::Refused(format!(
                 "{host} answered {status} ({code})"
             )));
         }
-        resp.json::<T>().await.map_err(|_| {
-            ProviderError::Invalid(format!(
-                "{host} sent a response that is not the expected JSON"
-            ))
-        })
+        Ok(resp)
     }
+}
+
+fn host_of(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Whether an OAuth `error` code may be shown: short, printable, no spaces.
+pub fn safe_error_code(code: &str) -> bool {
+    code.len() < 64 && code.bytes().all(|b| b.is_ascii_graphic())
 }
 
 fn form_encode(s: &str) -> String {

@@ -1,20 +1,24 @@
 //! Identity providers behind one trait: build the authorization URL, then turn a
 //! callback's code into a verified [`Identity`].
 //!
-//! Each kind lives in its own module (`oidc` now; GitHub and plain OAuth2 follow the
-//! same trait). All back-channel HTTP goes through [`http::BackChannel`], which
-//! follows no redirects.
+//! Each kind lives in its own module: `oidc`, `github`, and `oauth2` (which also
+//! holds the OAuth2 pieces every kind shares). All back-channel HTTP goes through
+//! [`http::BackChannel`], which follows no redirects.
 
+pub mod claims;
+pub mod github;
 pub mod http;
 pub mod jwks;
+pub mod oauth2;
 pub mod oidc;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::config::{ProviderConfig, ProviderKind};
+use crate::config::{LogoutConfig, ProviderConfig, ProviderKind};
 
 /// Who signed in, as the provider vouches for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +29,33 @@ pub struct Identity {
     /// Whether the provider says it verified `email`.
     pub email_verified: bool,
     pub name: Option<String>,
+    /// Group names from the provider's groups claim (empty where it has none).
+    pub groups: Vec<String>,
+}
+
+/// The tokens a sign-in produced. Kept (sealed, in the store) only when the
+/// provider's logout needs them; never logged, never forwarded.
+#[derive(Clone, Default, Serialize, Deserialize)]
+pub struct Tokens {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tokens([redacted])")
+    }
+}
+
+/// A completed sign-in: who, and the tokens that vouch for it.
+#[derive(Debug)]
+pub struct SignIn {
+    pub identity: Identity,
+    pub tokens: Tokens,
 }
 
 /// Why a sign-in could not be completed. Messages never hold tokens or codes.
@@ -39,6 +70,10 @@ pub enum ProviderError {
     /// The IdP's answer failed verification (signature, issuer, audience, nonce…).
     #[error("identity could not be verified: {0}")]
     Invalid(String),
+    /// The person signed in, but a rule of the provider's own (GitHub
+    /// `allowed_orgs`/`allowed_teams`) turns them away.
+    #[error("{who} is not allowed by `{rule}`")]
+    Denied { rule: &'static str, who: String },
 }
 
 impl ProviderError {
@@ -48,6 +83,7 @@ impl ProviderError {
             ProviderError::Unreachable(_) => "idp_unreachable",
             ProviderError::Refused(_) => "idp_refused",
             ProviderError::Invalid(_) => "identity_invalid",
+            ProviderError::Denied { rule, .. } => rule,
         }
     }
 }
@@ -77,11 +113,26 @@ pub trait Provider: Send + Sync {
     async fn warm_up(&self) -> Result<(), ProviderError> {
         Ok(())
     }
+    /// Whether the provider can start a login now (its discovery has been fetched).
+    fn is_ready(&self) -> bool {
+        true
+    }
+    /// What logout does at this provider.
+    fn logout(&self) -> LogoutConfig;
     /// The IdP URL to send the browser to (PKCE S256, `state`, and `nonce` where used).
     async fn authorization_url(&self, req: &AuthorizationRequest<'_>)
         -> Result<Url, ProviderError>;
     /// Redeems the code with the verifier and returns the verified identity.
-    async fn exchange(&self, req: &CodeExchange<'_>) -> Result<Identity, ProviderError>;
+    async fn exchange(&self, req: &CodeExchange<'_>) -> Result<SignIn, ProviderError>;
+    /// Revokes a session's tokens at the IdP (on logout, when configured).
+    async fn revoke(&self, _tokens: &Tokens) -> Result<(), ProviderError> {
+        Ok(())
+    }
+    /// The IdP's sign-out URL for the browser, returning to `post_logout` (on
+    /// logout, when configured and the IdP has one).
+    async fn end_session_url(&self, _tokens: &Tokens, _post_logout: &str) -> Option<Url> {
+        None
+    }
 }
 
 /// The configured providers, in config order.
@@ -89,17 +140,37 @@ pub trait Provider: Send + Sync {
 pub struct Providers(Vec<Arc<dyn Provider>>);
 
 impl Providers {
-    /// Builds a provider for each config entry.
-    pub fn from_config(configs: &[ProviderConfig], backchannel: http::BackChannel) -> Self {
+    /// Builds a provider for each config entry. `groups_wanted`: `[access]` has
+    /// group rules, so OIDC providers fetch userinfo when the ID token lacks groups.
+    pub fn from_config(
+        configs: &[ProviderConfig],
+        backchannel: http::BackChannel,
+        groups_wanted: bool,
+    ) -> Self {
         Self(
             configs
                 .iter()
                 .map(|c| match &c.kind {
-                    ProviderKind::Oidc { issuer } => Arc::new(oidc::OidcProvider::new(
+                    ProviderKind::Oidc {
+                        issuer,
+                        groups_claim,
+                    } => Arc::new(oidc::OidcProvider::new(
                         c,
                         issuer.clone(),
+                        groups_claim.clone(),
+                        groups_wanted,
                         backchannel.clone(),
                     )) as Arc<dyn Provider>,
+                    ProviderKind::Github(g) => Arc::new(github::GithubProvider::new(
+                        c,
+                        g.clone(),
+                        backchannel.clone(),
+                    )),
+                    ProviderKind::OAuth2(o) => Arc::new(oauth2::OAuth2Provider::new(
+                        c,
+                        (**o).clone(),
+                        backchannel.clone(),
+                    )),
                 })
                 .collect(),
         )

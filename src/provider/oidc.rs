@@ -2,9 +2,10 @@
 //! `nonce`, and ID-token verification against the provider's JWKS (algorithm
 //! allowlist, `iss`, `aud`, `azp`, `exp`, `nonce`).
 //!
-//! Discovery is fetched at start and, if the provider was unreachable then, again
-//! on the next login: an IdP that is down at boot does not stop portcullis from
-//! starting, and nothing is ever served without a verified identity.
+//! Discovery is fetched at start; if the provider is unreachable then, a background
+//! task retries with backoff (and so does every login attempt). An IdP that is down
+//! at boot does not stop portcullis from starting, and nothing is ever served
+//! without a verified identity.
 
 use std::sync::{Arc, RwLock};
 
@@ -13,11 +14,15 @@ use jsonwebtoken::{decode, decode_header, Validation};
 use serde::Deserialize;
 use url::Url;
 
+use super::claims::{string_at, Profile};
 use super::http::BackChannel;
 use super::jwks::{JwksCache, ALLOWED_ALGORITHMS};
-use super::{AuthorizationRequest, CodeExchange, Identity, Provider, ProviderError};
-use crate::config::{endpoint_url, ProviderConfig};
-use crate::secret::{constant_time_eq, Secret};
+use super::oauth2::{self, Client};
+use super::{
+    AuthorizationRequest, CodeExchange, Identity, Provider, ProviderError, SignIn, Tokens,
+};
+use crate::config::{endpoint_url, ClaimNames, LogoutConfig, ProviderConfig, TokenAuth};
+use crate::secret::constant_time_eq;
 
 /// Clock skew tolerated on `exp`/`iat`, in seconds.
 const LEEWAY_SECS: u64 = 60;
@@ -31,6 +36,7 @@ pub struct Metadata {
     pub jwks_uri: String,
     pub userinfo_endpoint: Option<String>,
     pub end_session_endpoint: Option<String>,
+    pub revocation_endpoint: Option<String>,
     #[serde(default)]
     pub token_endpoint_auth_methods_supported: Vec<String>,
 }
@@ -49,6 +55,8 @@ impl Metadata {
             ("token_endpoint", Some(&self.token_endpoint)),
             ("jwks_uri", Some(&self.jwks_uri)),
             ("userinfo_endpoint", self.userinfo_endpoint.as_ref()),
+            ("end_session_endpoint", self.end_session_endpoint.as_ref()),
+            ("revocation_endpoint", self.revocation_endpoint.as_ref()),
         ] {
             if let Some(url) = url {
                 endpoint_url(url)
@@ -63,12 +71,7 @@ fn trim_slash(s: &str) -> &str {
     s.trim_end_matches('/')
 }
 
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: Option<String>,
-    id_token: Option<String>,
-}
-
+/// The claims checked by hand; the rest are read by name through [`Profile`].
 #[derive(Deserialize)]
 struct IdTokenClaims {
     sub: String,
@@ -76,58 +79,43 @@ struct IdTokenClaims {
     azp: Option<String>,
     #[serde(default)]
     aud: serde_json::Value,
-    #[serde(flatten)]
-    profile: ProfileClaims,
-}
-
-#[derive(Deserialize, Default)]
-struct ProfileClaims {
-    email: Option<String>,
-    #[serde(default)]
-    email_verified: Option<serde_json::Value>,
-    name: Option<String>,
-    preferred_username: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct UserInfo {
-    sub: String,
-    #[serde(flatten)]
-    profile: ProfileClaims,
-}
-
-impl ProfileClaims {
-    /// Some providers send `email_verified` as the string "true".
-    fn verified(&self) -> bool {
-        match &self.email_verified {
-            Some(serde_json::Value::Bool(b)) => *b,
-            Some(serde_json::Value::String(s)) => s == "true",
-            _ => false,
-        }
-    }
 }
 
 pub struct OidcProvider {
     id: String,
     display_name: String,
     issuer: Url,
-    client_id: String,
-    client_secret: Option<Secret>,
+    client: Client,
     scope: String,
+    logout: LogoutConfig,
+    claims: ClaimNames,
+    /// Fetch userinfo when the ID token carries no groups claim.
+    groups_wanted: bool,
     http: BackChannel,
     metadata: RwLock<Option<Arc<Metadata>>>,
     jwks: JwksCache,
 }
 
 impl OidcProvider {
-    pub fn new(config: &ProviderConfig, issuer: Url, http: BackChannel) -> Self {
+    pub fn new(
+        config: &ProviderConfig,
+        issuer: Url,
+        groups_claim: String,
+        groups_wanted: bool,
+        http: BackChannel,
+    ) -> Self {
         Self {
             id: config.id.clone(),
             display_name: config.display_name.clone(),
             issuer,
-            client_id: config.client_id.clone(),
-            client_secret: config.client_secret.clone(),
+            client: Client::from_config(config),
             scope: config.scopes.join(" "),
+            logout: config.logout,
+            claims: ClaimNames {
+                groups: groups_claim,
+                ..ClaimNames::default()
+            },
+            groups_wanted,
             http,
             metadata: RwLock::new(None),
             jwks: JwksCache::default(),
@@ -136,7 +124,7 @@ impl OidcProvider {
 
     /// The discovery document, fetched once and then cached.
     pub async fn metadata(&self) -> Result<Arc<Metadata>, ProviderError> {
-        if let Some(m) = self.metadata.read().ok().and_then(|m| m.clone()) {
+        if let Some(m) = self.cached_metadata() {
             return Ok(m);
         }
         let url = format!(
@@ -151,11 +139,20 @@ impl OidcProvider {
         Ok(doc)
     }
 
+    /// The discovery document if it has been fetched.
+    fn cached_metadata(&self) -> Option<Arc<Metadata>> {
+        self.metadata.read().ok().and_then(|m| m.clone())
+    }
+
     /// How the client authenticates at the token endpoint: `client_secret_basic`
     /// unless the provider supports only `client_secret_post`.
-    fn uses_basic_auth(&self, meta: &Metadata) -> bool {
+    fn token_auth(meta: &Metadata) -> TokenAuth {
         let methods = &meta.token_endpoint_auth_methods_supported;
-        methods.is_empty() || methods.iter().any(|m| m == "client_secret_basic")
+        if methods.is_empty() || methods.iter().any(|m| m == "client_secret_basic") {
+            TokenAuth::ClientSecretBasic
+        } else {
+            TokenAuth::ClientSecretPost
+        }
     }
 
     async fn verify_id_token(
@@ -163,7 +160,7 @@ impl OidcProvider {
         meta: &Metadata,
         token: &str,
         nonce: &str,
-    ) -> Result<IdTokenClaims, ProviderError> {
+    ) -> Result<(IdTokenClaims, serde_json::Value), ProviderError> {
         let header = decode_header(token)
             .map_err(|_| ProviderError::Invalid("the ID token is not a JWT".into()))?;
         if !ALLOWED_ALGORITHMS.contains(&header.alg) {
@@ -183,12 +180,14 @@ impl OidcProvider {
             .await?;
         let mut validation = Validation::new(header.alg);
         validation.set_issuer(&[meta.issuer.as_str()]);
-        validation.set_audience(&[self.client_id.as_str()]);
+        validation.set_audience(&[self.client.id.as_str()]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
         validation.leeway = LEEWAY_SECS;
-        let claims = decode::<IdTokenClaims>(token, &key, &validation)
+        let doc = decode::<serde_json::Value>(token, &key, &validation)
             .map_err(|e| ProviderError::Invalid(format!("ID token rejected: {:?}", e.kind())))?
             .claims;
+        let claims: IdTokenClaims = serde_json::from_value(doc.clone())
+            .map_err(|_| ProviderError::Invalid("the ID token's claims are malformed".into()))?;
         let token_nonce = claims
             .nonce
             .as_deref()
@@ -200,13 +199,13 @@ impl OidcProvider {
         }
         let several_audiences = claims.aud.as_array().is_some_and(|a| a.len() > 1);
         if (several_audiences || claims.azp.is_some())
-            && claims.azp.as_deref() != Some(self.client_id.as_str())
+            && claims.azp.as_deref() != Some(self.client.id.as_str())
         {
             return Err(ProviderError::Invalid(
                 "the ID token's authorized party (azp) is another client".into(),
             ));
         }
-        Ok(claims)
+        Ok((claims, doc))
     }
 }
 
@@ -220,8 +219,23 @@ impl Provider for OidcProvider {
         &self.display_name
     }
 
+    fn logout(&self) -> LogoutConfig {
+        self.logout
+    }
+
     async fn warm_up(&self) -> Result<(), ProviderError> {
-        self.metadata().await.map(|_| ())
+        let meta = self.metadata().await?;
+        if self.logout.revoke_tokens && meta.revocation_endpoint.is_none() {
+            tracing::warn!(provider = %self.id, "`revoke_on_logout` is set, but the IdP's discovery names no revocation_endpoint; tokens cannot be revoked at logout");
+        }
+        if self.logout.idp_logout && meta.end_session_endpoint.is_none() {
+            tracing::warn!(provider = %self.id, "`idp_logout` is set, but the IdP's discovery names no end_session_endpoint; logout ends the local session only");
+        }
+        Ok(())
+    }
+
+    fn is_ready(&self) -> bool {
+        self.cached_metadata().is_some()
     }
 
     async fn authorization_url(
@@ -229,70 +243,87 @@ impl Provider for OidcProvider {
         req: &AuthorizationRequest<'_>,
     ) -> Result<Url, ProviderError> {
         let meta = self.metadata().await?;
-        let mut url = Url::parse(&meta.authorization_endpoint)
+        let endpoint = Url::parse(&meta.authorization_endpoint)
             .map_err(|_| ProviderError::Invalid("authorization_endpoint is not a URL".into()))?;
-        url.query_pairs_mut()
-            .append_pair("response_type", "code")
-            .append_pair("client_id", &self.client_id)
-            .append_pair("redirect_uri", req.redirect_uri)
-            .append_pair("scope", &self.scope)
-            .append_pair("state", req.state)
-            .append_pair("nonce", req.nonce)
-            .append_pair("code_challenge", req.code_challenge)
-            .append_pair("code_challenge_method", "S256");
-        Ok(url)
+        Ok(oauth2::authorization_url(
+            &endpoint,
+            &self.client.id,
+            &self.scope,
+            req,
+            true,
+        ))
     }
 
-    async fn exchange(&self, req: &CodeExchange<'_>) -> Result<Identity, ProviderError> {
+    async fn exchange(&self, req: &CodeExchange<'_>) -> Result<SignIn, ProviderError> {
         let meta = self.metadata().await?;
-        let mut form = vec![
-            ("grant_type", "authorization_code"),
-            ("code", req.code),
-            ("redirect_uri", req.redirect_uri),
-            ("code_verifier", req.code_verifier),
-        ];
-        let basic = match &self.client_secret {
-            Some(secret) if self.uses_basic_auth(&meta) => {
-                Some((self.client_id.as_str(), secret.expose_secret()))
-            }
-            Some(secret) => {
-                form.push(("client_id", &self.client_id));
-                form.push(("client_secret", secret.expose_secret()));
-                None
-            }
-            None => {
-                form.push(("client_id", &self.client_id));
-                None
-            }
-        };
-        let tokens: TokenResponse = self
-            .http
-            .post_form(&meta.token_endpoint, &form, basic)
-            .await?;
+        let tokens = oauth2::redeem_code(
+            &self.http,
+            &meta.token_endpoint,
+            &self.client,
+            Self::token_auth(&meta),
+            req,
+        )
+        .await?;
         let id_token = tokens
             .id_token
+            .as_deref()
             .ok_or_else(|| ProviderError::Invalid("the token response has no id_token".into()))?;
-        let claims = self.verify_id_token(&meta, &id_token, req.nonce).await?;
+        let (claims, doc) = self.verify_id_token(&meta, id_token, req.nonce).await?;
 
-        let mut profile = claims.profile;
-        if profile.email.is_none() {
+        let mut profile = Profile::read(&doc, &self.claims);
+        let lacks_groups = self.groups_wanted && profile.groups.is_none();
+        if profile.email.is_none() || lacks_groups {
             if let (Some(endpoint), Some(access)) = (&meta.userinfo_endpoint, &tokens.access_token)
             {
-                let info: UserInfo = self.http.get_json(endpoint, Some(access)).await?;
-                if info.sub != claims.sub {
+                let info: serde_json::Value = self.http.get_json(endpoint, Some(access)).await?;
+                if string_at(&info, "sub").as_deref() != Some(claims.sub.as_str()) {
                     return Err(ProviderError::Invalid(
                         "userinfo describes another subject than the ID token".into(),
                     ));
                 }
-                profile = info.profile;
+                profile.fill_from(Profile::read(&info, &self.claims));
             }
         }
-        let email_verified = profile.verified();
-        Ok(Identity {
-            user_id: claims.sub,
-            email: profile.email.map(|e| e.to_ascii_lowercase()),
-            email_verified,
-            name: profile.name.or(profile.preferred_username),
+        let name = profile
+            .name
+            .or_else(|| string_at(&doc, "preferred_username"));
+        Ok(SignIn {
+            identity: Identity {
+                user_id: claims.sub,
+                email: profile.email,
+                email_verified: profile.email_verified,
+                name,
+                groups: profile.groups.unwrap_or_default(),
+            },
+            tokens,
         })
+    }
+
+    async fn revoke(&self, tokens: &Tokens) -> Result<(), ProviderError> {
+        let meta = self.metadata().await?;
+        match &meta.revocation_endpoint {
+            Some(endpoint) => {
+                oauth2::revoke(
+                    &self.http,
+                    endpoint,
+                    &self.client,
+                    Self::token_auth(&meta),
+                    tokens,
+                )
+                .await
+            }
+            None => Ok(()),
+        }
+    }
+
+    async fn end_session_url(&self, tokens: &Tokens, post_logout: &str) -> Option<Url> {
+        let meta = self.metadata().await.ok()?;
+        let endpoint = Url::parse(meta.end_session_endpoint.as_deref()?).ok()?;
+        Some(oauth2::end_session_url(
+            &endpoint,
+            &self.client.id,
+            tokens.id_token.as_deref(),
+            post_logout,
+        ))
     }
 }

@@ -26,6 +26,8 @@ pub const MAX_SEALED_LEN: usize = 4096;
 pub enum Purpose {
     Session,
     Pkce,
+    /// A session's IdP tokens, kept in the store for logout.
+    Tokens,
 }
 
 impl Purpose {
@@ -33,6 +35,16 @@ impl Purpose {
         match self {
             Purpose::Session => b"portcullis session cookie v1",
             Purpose::Pkce => b"portcullis pkce cookie v1",
+            Purpose::Tokens => b"portcullis idp tokens v1",
+        }
+    }
+
+    /// Longest sealed value opened: a cookie's size for cookies, more for tokens
+    /// (which never travel in a header).
+    fn max_len(self) -> usize {
+        match self {
+            Purpose::Session | Purpose::Pkce => MAX_SEALED_LEN,
+            Purpose::Tokens => 64 * 1024,
         }
     }
 }
@@ -86,7 +98,7 @@ impl Codec {
     /// Decrypts and parses a sealed value; `None` for anything tampered, foreign,
     /// oversized or malformed.
     pub fn open<T: DeserializeOwned>(&self, sealed: &str) -> Option<T> {
-        if sealed.len() > MAX_SEALED_LEN {
+        if sealed.len() > self.purpose.max_len() {
             return None;
         }
         let raw = URL_SAFE_NO_PAD.decode(sealed).ok()?;

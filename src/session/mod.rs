@@ -28,10 +28,28 @@ pub struct SessionClaims {
     pub name: Option<String>,
     /// The provider id that signed the person in.
     pub provider: String,
+    /// The person's groups that an `[access]` rule names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// When the person signed in at the IdP, Unix seconds; sliding refresh never
+    /// carries a session past `auth_time + max_age`.
+    #[serde(default)]
+    pub auth_time: i64,
     /// Issued at, Unix seconds.
     pub iat: i64,
     /// Expires at, Unix seconds.
     pub exp: i64,
+}
+
+impl SessionClaims {
+    /// What `[access]` looks at.
+    pub fn person(&self) -> crate::access::Person<'_> {
+        crate::access::Person {
+            email: self.email.as_deref(),
+            email_verified: self.email_verified,
+            groups: &self.groups,
+        }
+    }
 }
 
 /// The outcome of reading the session cookie.
@@ -50,6 +68,8 @@ pub struct Sessions {
     codec: Codec,
     ttl: Duration,
     cookie_base: String,
+    /// `Some(max_age)`: sliding refresh on, never past `auth_time + max_age`.
+    sliding: Option<Duration>,
 }
 
 impl Sessions {
@@ -58,7 +78,46 @@ impl Sessions {
             codec,
             ttl,
             cookie_base,
+            sliding: None,
         }
+    }
+
+    /// Turns sliding refresh on, up to `max_age` after sign-in.
+    pub fn with_sliding(mut self, max_age: Duration) -> Self {
+        self.sliding = Some(max_age);
+        self
+    }
+
+    /// The latest a session signed in at `auth_time` can be valid, however often
+    /// it is refreshed: revocations must last that long.
+    pub fn horizon(&self, claims: &SessionClaims) -> i64 {
+        match self.sliding {
+            Some(max_age) => claims.exp.max(claims.auth_time + max_age.as_secs() as i64),
+            None => claims.exp,
+        }
+    }
+
+    /// With sliding refresh on, a fresh cookie for an active session past half its
+    /// life: new expiry `now + ttl`, capped at `auth_time + max_age`. `None` when no
+    /// refresh is due or it would not extend the session.
+    pub fn refresh(&self, claims: &SessionClaims, now: i64) -> Option<(SessionClaims, String)> {
+        let max_age = self.sliding?;
+        let ttl = self.ttl.as_secs() as i64;
+        if now - claims.iat < ttl / 2 {
+            return None;
+        }
+        let cap = claims.auth_time + max_age.as_secs() as i64;
+        let exp = (now + ttl).min(cap);
+        if exp <= claims.exp {
+            return None;
+        }
+        let fresh = SessionClaims {
+            iat: now,
+            exp,
+            ..claims.clone()
+        };
+        let sealed = self.codec.seal(&fresh);
+        Some((fresh, sealed))
     }
 
     /// The base cookie name (without `__Host-`/`__Secure-`).
@@ -70,8 +129,15 @@ impl Sessions {
         self.ttl
     }
 
-    /// New claims for `identity`, valid for the session ttl from `now`.
-    pub fn issue(&self, identity: &Identity, provider: &str, now: i64) -> (SessionClaims, String) {
+    /// New claims for `identity`, valid for the session ttl from `now`; `groups`
+    /// are the ones worth keeping (see `AccessPolicy::relevant_groups`).
+    pub fn issue(
+        &self,
+        identity: &Identity,
+        groups: Vec<String>,
+        provider: &str,
+        now: i64,
+    ) -> (SessionClaims, String) {
         let claims = SessionClaims {
             sid: random_token(16),
             sub: identity.user_id.clone(),
@@ -79,6 +145,8 @@ impl Sessions {
             email_verified: identity.email_verified,
             name: identity.name.clone(),
             provider: provider.to_string(),
+            groups,
+            auth_time: now,
             iat: now,
             exp: now + self.ttl.as_secs() as i64,
         };
@@ -125,13 +193,66 @@ mod tests {
             email: Some("u1@example.com".into()),
             email_verified: true,
             name: Some("U One".into()),
+            groups: vec![],
         }
+    }
+
+    fn sliding(ttl: u64, max_age: u64) -> Sessions {
+        let codec = Codec::new(Purpose::Session, &Secret::new("k".repeat(40)), &[]);
+        Sessions::new(codec, Duration::from_secs(ttl), "sess".into())
+            .with_sliding(Duration::from_secs(max_age))
+    }
+
+    #[test]
+    fn refresh_waits_for_half_the_ttl_then_slides() {
+        let s = sliding(100, 1000);
+        let (claims, _) = s.issue(&identity(), vec![], "idp", 0);
+        assert_eq!(
+            s.refresh(&claims, 49),
+            None,
+            "less than half the ttl passed"
+        );
+        let (fresh, sealed) = s.refresh(&claims, 50).unwrap();
+        assert_eq!((fresh.iat, fresh.exp, fresh.auth_time), (50, 150, 0));
+        assert_eq!(fresh.sid, claims.sid, "the session keeps its id");
+        assert_eq!(
+            s.read(Some(&format!("sess={sealed}")), 120),
+            SessionRead::Valid(fresh)
+        );
+    }
+
+    #[test]
+    fn refresh_never_passes_the_absolute_max_age() {
+        let s = sliding(100, 230);
+        let (mut claims, _) = s.issue(&identity(), vec![], "idp", 0);
+        let mut refreshes = 0;
+        for now in (0..400).step_by(10) {
+            if let Some((fresh, _)) = s.refresh(&claims, now) {
+                claims = fresh;
+                refreshes += 1;
+            }
+        }
+        assert!(
+            refreshes >= 2,
+            "an active person is refreshed more than once"
+        );
+        assert_eq!(claims.exp, 230, "capped at auth_time + max_age");
+        assert!(s.refresh(&claims, 229).is_none());
+        assert_eq!(s.horizon(&claims), 230);
+    }
+
+    #[test]
+    fn without_sliding_there_is_no_refresh() {
+        let s = sessions();
+        let (claims, _) = s.issue(&identity(), vec![], "idp", 0);
+        assert_eq!(s.refresh(&claims, 3000), None);
+        assert_eq!(s.horizon(&claims), claims.exp);
     }
 
     #[test]
     fn issued_cookie_reads_back_under_any_variant_name() {
         let s = sessions();
-        let (claims, sealed) = s.issue(&identity(), "idp", 1000);
+        let (claims, sealed) = s.issue(&identity(), vec![], "idp", 1000);
         assert_eq!(claims.exp, 1000 + 3600);
         for name in ["sess", "__Host-sess", "__Secure-sess"] {
             let header = format!("x=1; {name}={sealed}");
@@ -145,7 +266,7 @@ mod tests {
     #[test]
     fn expired_cookie_is_invalid() {
         let s = sessions();
-        let (_, sealed) = s.issue(&identity(), "idp", 1000);
+        let (_, sealed) = s.issue(&identity(), vec![], "idp", 1000);
         assert_eq!(
             s.read(Some(&format!("sess={sealed}")), 1000 + 3600),
             SessionRead::Invalid
@@ -163,7 +284,7 @@ mod tests {
     #[test]
     fn a_valid_cookie_wins_over_a_stale_duplicate() {
         let s = sessions();
-        let (claims, sealed) = s.issue(&identity(), "idp", 1000);
+        let (claims, sealed) = s.issue(&identity(), vec![], "idp", 1000);
         let header = format!("sess=stale; __Host-sess={sealed}");
         assert_eq!(s.read(Some(&header), 1001), SessionRead::Valid(claims));
     }
@@ -171,8 +292,8 @@ mod tests {
     #[test]
     fn session_ids_are_unique() {
         let s = sessions();
-        let (a, _) = s.issue(&identity(), "idp", 0);
-        let (b, _) = s.issue(&identity(), "idp", 0);
+        let (a, _) = s.issue(&identity(), vec![], "idp", 0);
+        let (b, _) = s.issue(&identity(), vec![], "idp", 0);
         assert_ne!(a.sid, b.sid);
     }
 }

@@ -20,6 +20,8 @@ pub struct MemoryStore {
     /// sid → revoked until (Unix seconds).
     revoked: Mutex<HashMap<String, i64>>,
     tickets: Mutex<Tickets>,
+    /// sid → (kept until, sealed tokens).
+    tokens: Mutex<HashMap<String, (i64, String)>>,
 }
 
 #[derive(Debug, Default)]
@@ -150,11 +152,49 @@ impl Store for MemoryStore {
         let mut t = Self::lock(&self.tickets)?;
         Ok(t.forget(key).map(|ticket| (ticket.exp, ticket.value)))
     }
+
+    async fn put_tokens(&self, sid: &str, until: i64, sealed: String) -> Result<(), StoreError> {
+        let mut map = Self::lock(&self.tokens)?;
+        if map.len() % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            let now = Self::now();
+            map.retain(|_, (until, _)| *until > now);
+        }
+        map.insert(sid.to_string(), (until, sealed));
+        Ok(())
+    }
+
+    async fn take_tokens(&self, sid: &str) -> Result<Option<String>, StoreError> {
+        let mut map = Self::lock(&self.tokens)?;
+        Ok(map
+            .remove(sid)
+            .filter(|(until, _)| *until > Self::now())
+            .map(|(_, sealed)| sealed))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn tokens_are_taken_once_and_not_after_their_time() {
+        let store = MemoryStore::new();
+        let later = MemoryStore::now() + 60;
+        store
+            .put_tokens("s1", later, "sealed".into())
+            .await
+            .unwrap();
+        assert_eq!(
+            store.take_tokens("s1").await.unwrap().as_deref(),
+            Some("sealed")
+        );
+        assert_eq!(store.take_tokens("s1").await.unwrap(), None);
+        store
+            .put_tokens("s2", MemoryStore::now() - 1, "old".into())
+            .await
+            .unwrap();
+        assert_eq!(store.take_tokens("s2").await.unwrap(), None);
+    }
 
     #[tokio::test]
     async fn revoked_sessions_are_remembered_until_expiry() {

@@ -1,4 +1,5 @@
-//! The store: where revoked sessions and WebSocket tickets live.
+//! The store: where revoked sessions, WebSocket tickets and (for IdP logout) a
+//! session's sealed tokens live.
 //!
 //! A small async trait, so a shared store (Redis) can stand in for the in-process
 //! one when several instances serve one dashboard. Callers treat a store error as
@@ -36,4 +37,10 @@ pub trait Store: Send + Sync {
     /// Removes and returns the ticket under `key` with its expiry, atomically: of
     /// two callers racing for one key, exactly one gets it.
     async fn take_ticket(&self, key: &str) -> Result<Option<(i64, Vec<u8>)>, StoreError>;
+
+    /// Keeps a session's sealed IdP tokens until Unix time `until`.
+    async fn put_tokens(&self, sid: &str, until: i64, sealed: String) -> Result<(), StoreError>;
+
+    /// Removes and returns a session's sealed IdP tokens.
+    async fn take_tokens(&self, sid: &str) -> Result<Option<String>, StoreError>;
 }

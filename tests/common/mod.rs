@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use portcullis::demo::dev_idp::{DevClient, DevIdp};
 
 pub mod chromium;
+pub mod fake_oauth;
 pub mod hermes;
 pub mod nginx;
 pub mod node_idp;

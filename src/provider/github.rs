@@ -1,0 +1,214 @@
+//! GitHub and GitHub Enterprise: OAuth2 with PKCE, then the REST API for who signed
+//! in. The user id is GitHub's numeric account id (a login can be renamed and
+//! reused; the id cannot). The email is the account's primary *verified* address
+//! from `/user/emails`, so private addresses work. `allowed_orgs` and
+//! `allowed_teams` are checked through the membership endpoints at sign-in.
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use url::Url;
+
+use super::http::BackChannel;
+use super::oauth2::{self, Client};
+use super::{
+    AuthorizationRequest, CodeExchange, Identity, Provider, ProviderError, SignIn, Tokens,
+};
+use crate::config::{GithubConfig, LogoutConfig, ProviderConfig, TokenAuth};
+
+#[derive(Deserialize)]
+struct User {
+    id: u64,
+    login: String,
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Email {
+    email: String,
+    primary: bool,
+    verified: bool,
+}
+
+#[derive(Deserialize)]
+struct Membership {
+    state: String,
+}
+
+pub struct GithubProvider {
+    id: String,
+    display_name: String,
+    client: Client,
+    scope: String,
+    logout: LogoutConfig,
+    config: GithubConfig,
+    http: BackChannel,
+}
+
+impl GithubProvider {
+    pub fn new(c: &ProviderConfig, config: GithubConfig, http: BackChannel) -> Self {
+        Self {
+            id: c.id.clone(),
+            display_name: c.display_name.clone(),
+            client: Client::from_config(c),
+            scope: c.scopes.join(" "),
+            logout: c.logout,
+            config,
+            http,
+        }
+    }
+
+    /// `path` below the web host (`login/oauth/...`).
+    fn web(&self, path: &str) -> Result<Url, ProviderError> {
+        join(&self.config.base_url, path)
+    }
+
+    /// `path` below the REST API root (`user/emails`).
+    fn api(&self, path: &str) -> Result<Url, ProviderError> {
+        join(&self.config.api_url, path)
+    }
+
+    /// Whether `login` is an active member of an allowed organization or team.
+    async fn is_member(&self, token: &str, login: &str) -> Result<bool, ProviderError> {
+        for org in &self.config.allowed_orgs {
+            let url = self.api(&format!("user/memberships/orgs/{org}"))?;
+            if self.active(url.as_str(), token).await? {
+                return Ok(true);
+            }
+        }
+        for (org, team) in &self.config.allowed_teams {
+            let url = self.api(&format!("orgs/{org}/teams/{team}/memberships/{login}"))?;
+            if self.active(url.as_str(), token).await? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    async fn active(&self, url: &str, token: &str) -> Result<bool, ProviderError> {
+        let membership: Option<Membership> = self.http.get_json_if_found(url, token).await?;
+        Ok(membership.is_some_and(|m| m.state == "active"))
+    }
+}
+
+/// Joins `path` below `base`, keeping `base`'s own path (`/api/v3`).
+fn join(base: &Url, path: &str) -> Result<Url, ProviderError> {
+    let mut root = base.clone();
+    if !root.path().ends_with('/') {
+        root.set_path(&format!("{}/", root.path()));
+    }
+    root.join(path)
+        .map_err(|_| ProviderError::Invalid(format!("cannot build a GitHub URL for `{path}`")))
+}
+
+#[async_trait]
+impl Provider for GithubProvider {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn display_name(&self) -> &str {
+        &self.display_name
+    }
+
+    fn logout(&self) -> LogoutConfig {
+        self.logout
+    }
+
+    async fn authorization_url(
+        &self,
+        req: &AuthorizationRequest<'_>,
+    ) -> Result<Url, ProviderError> {
+        Ok(oauth2::authorization_url(
+            &self.web("login/oauth/authorize")?,
+            &self.client.id,
+            &self.scope,
+            req,
+            false,
+        ))
+    }
+
+    async fn exchange(&self, req: &CodeExchange<'_>) -> Result<SignIn, ProviderError> {
+        let token_url = self.web("login/oauth/access_token")?;
+        let tokens = oauth2::redeem_code(
+            &self.http,
+            token_url.as_str(),
+            &self.client,
+            TokenAuth::ClientSecretPost,
+            req,
+        )
+        .await?;
+        let token = tokens.access_token.as_deref().ok_or_else(|| {
+            ProviderError::Invalid("GitHub's token response has no access_token".into())
+        })?;
+        let user: User = self
+            .http
+            .get_json(self.api("user")?.as_str(), Some(token))
+            .await?;
+        let emails: Vec<Email> = self
+            .http
+            .get_json(self.api("user/emails")?.as_str(), Some(token))
+            .await?;
+        let email = emails
+            .into_iter()
+            .find(|e| e.primary && e.verified)
+            .map(|e| e.email.to_ascii_lowercase());
+        if self.config.checks_membership() && !self.is_member(token, &user.login).await? {
+            let rule = if self.config.allowed_orgs.is_empty() {
+                "allowed_teams"
+            } else {
+                "allowed_orgs"
+            };
+            return Err(ProviderError::Denied {
+                rule,
+                who: format!("GitHub user {}", user.login),
+            });
+        }
+        Ok(SignIn {
+            identity: Identity {
+                user_id: user.id.to_string(),
+                email_verified: email.is_some(),
+                email,
+                name: user.name.filter(|n| !n.is_empty()).or(Some(user.login)),
+                groups: Vec::new(),
+            },
+            tokens,
+        })
+    }
+
+    /// GitHub has no RFC 7009 endpoint; its OAuth app API deletes a token with the
+    /// app's own credentials.
+    async fn revoke(&self, tokens: &Tokens) -> Result<(), ProviderError> {
+        let (Some(token), Some(secret)) = (&tokens.access_token, &self.client.secret) else {
+            return Ok(());
+        };
+        let client_id: String =
+            url::form_urlencoded::byte_serialize(self.client.id.as_bytes()).collect();
+        let url = self.api(&format!("applications/{client_id}/token"))?;
+        self.http
+            .delete_json_ok(
+                url.as_str(),
+                &serde_json::json!({ "access_token": token }),
+                (&self.client.id, secret.expose_secret()),
+            )
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_keeps_the_enterprise_api_path() {
+        let base = Url::parse("https://ghe.example.com/api/v3").unwrap();
+        assert_eq!(
+            join(&base, "user/emails").map(|u| u.to_string()).ok(),
+            Some("https://ghe.example.com/api/v3/user/emails".to_string())
+        );
+        let root = Url::parse("https://api.github.com").unwrap();
+        assert_eq!(
+            join(&root, "user").map(|u| u.to_string()).ok(),
+            Some("https://api.github.com/user".to_string())
+        );
+    }
+}
