@@ -237,7 +237,10 @@ async fn an_unreachable_idp_never_keeps_the_local_logout_from_happening() {
     b.cookies = cookies_before;
     assert_eq!(b.get(&proxy.url("/api/echo")).await.status, 401);
     let deadline = Instant::now() + Duration::from_secs(5);
-    while !proxy.stderr().contains("token revocation at the IdP failed") {
+    while !proxy
+        .stderr()
+        .contains("token revocation at the IdP failed")
+    {
         assert!(Instant::now() < deadline, "{}", proxy.stderr());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::node_idp::{sign_in_at, NodeIdp};
+use common::node_idp::{sign_in_at, IdpBrowser, NodeIdp};
 use common::{free_port, Browser, Proxy, World};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -64,4 +64,133 @@ async fn sign_in_through_oidc_provider() {
     let r = b.send(b.client().post(proxy.url("/auth/logout"))).await;
     assert_eq!(r.status, 302);
     assert_eq!(b.get(&proxy.url("/api/echo")).await.status, 401);
+}
+
+/// A proxy on `port` in front of the real IdP, with `provider_extra` keys on its
+/// provider entry and `access` rules.
+async fn proxy_for(
+    world: &World,
+    idp: &NodeIdp,
+    port: u16,
+    provider_extra: &str,
+    access: &str,
+) -> Proxy {
+    let config = world
+        .config("", access)
+        .replace(world.idp.issuer(), &idp.issuer)
+        .replace(common::CLIENT_ID, "portcullis-real")
+        .replace(common::CLIENT_SECRET, "real-client-secret-0123456789")
+        + provider_extra;
+    Proxy::start_on(port, &config, &[]).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn groups_from_the_real_idp_decide_access() {
+    let world = World::new().await;
+    let port = free_port();
+    let callback = format!("http://127.0.0.1:{port}/auth/callback");
+    let idp = NodeIdp::start(
+        "portcullis-real",
+        "real-client-secret-0123456789",
+        std::slice::from_ref(&callback),
+    );
+    let proxy = proxy_for(
+        &world,
+        &idp,
+        port,
+        "scopes = [\"openid\", \"email\", \"groups\"]\n",
+        "[access]\nallowed_groups = [\"admins\"]",
+    )
+    .await;
+
+    let mut admin = Browser::new();
+    let start = admin.get(&proxy.url("/auth/login?provider=dev")).await;
+    assert!(url::Url::parse(start.location())
+        .unwrap()
+        .query_pairs()
+        .any(|(k, v)| k == "scope" && v == "openid email groups"));
+    let back = sign_in_at(&idp.issuer, start.location(), "admin-ann").await;
+    let r = admin.get(&back).await;
+    assert_eq!(r.status, 302, "{}", r.body);
+    assert_eq!(admin.get(&proxy.url("/api/echo")).await.status, 200);
+
+    let mut user = Browser::new();
+    let start = user.get(&proxy.url("/auth/login?provider=dev")).await;
+    let back = sign_in_at(&idp.issuer, start.location(), "bob").await;
+    let r = user.get(&back).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let audit = proxy.audit().await;
+    let denied = audit
+        .iter()
+        .find(|e| e["event"] == "access_denied")
+        .unwrap();
+    assert_eq!(denied["reason"], "group_not_allowed");
+    assert_eq!(denied["user_id"], "bob");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logout_revokes_the_token_and_ends_the_session_at_the_real_idp() {
+    let world = World::new().await;
+    let port = free_port();
+    let callback = format!("http://127.0.0.1:{port}/auth/callback");
+    let login_page = format!("http://127.0.0.1:{port}/login");
+    let idp = NodeIdp::start_with_logout(
+        "portcullis-real",
+        "real-client-secret-0123456789",
+        std::slice::from_ref(&callback),
+        std::slice::from_ref(&login_page),
+    );
+    let proxy = proxy_for(
+        &world,
+        &idp,
+        port,
+        "revoke_on_logout = true\nidp_logout = true\n",
+        "",
+    )
+    .await;
+
+    let mut b = Browser::new();
+    let mut at_idp = IdpBrowser::new(&idp.issuer);
+    let start = b.get(&proxy.url("/auth/login?provider=dev")).await;
+    let back = at_idp.walk(start.location(), "alice").await;
+    assert!(at_idp.saw_login_form);
+    assert_eq!(b.get(&back).await.status, 302);
+
+    // The IdP remembers alice: another authorization skips its login form.
+    let again = b.get(&proxy.url("/auth/login?provider=dev")).await;
+    at_idp.walk(again.location(), "alice").await;
+    assert!(!at_idp.saw_login_form, "the IdP session is live");
+
+    let out = b.send(b.client().post(proxy.url("/auth/logout"))).await;
+    assert_eq!(out.status, 302);
+    let end = url::Url::parse(out.location()).unwrap();
+    assert!(
+        out.location().starts_with(&idp.issuer),
+        "{}",
+        out.location()
+    );
+    let q: std::collections::BTreeMap<_, _> = end.query_pairs().into_owned().collect();
+    assert_eq!(q["post_logout_redirect_uri"], login_page);
+    assert!(q["id_token_hint"].split('.').count() == 3, "an ID token");
+    assert_eq!(b.get(&proxy.url("/api/echo")).await.status, 401);
+
+    // The IdP accepts the hint and the return address, then sends the browser back.
+    let landed = at_idp.walk(out.location(), "alice").await;
+    assert_eq!(landed, login_page);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !(idp.lines().iter().any(|l| l == "IDP_END_SESSION")
+        && idp.lines().iter().any(|l| l == "IDP_TOKEN_REVOKED"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "IdP saw: {:?}",
+            idp.lines()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    // Signing in again means signing in at the IdP again.
+    let fresh = b.get(&proxy.url("/auth/login?provider=dev")).await;
+    at_idp.walk(fresh.location(), "alice").await;
+    assert!(at_idp.saw_login_form, "the IdP session has ended");
 }

@@ -15,6 +15,17 @@ pub struct NodeIdp {
 impl NodeIdp {
     /// Starts the IdP with a client whose redirect URIs are `redirect_uris`.
     pub fn start(client_id: &str, client_secret: &str, redirect_uris: &[String]) -> NodeIdp {
+        Self::start_with_logout(client_id, client_secret, redirect_uris, &[])
+    }
+
+    /// Starts the IdP with a client that may also be sent back to
+    /// `post_logout_uris` after an RP-initiated logout.
+    pub fn start_with_logout(
+        client_id: &str,
+        client_secret: &str,
+        redirect_uris: &[String],
+        post_logout_uris: &[String],
+    ) -> NodeIdp {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/idp");
         assert!(
             std::path::Path::new(dir)
@@ -30,6 +41,7 @@ impl NodeIdp {
             .env("IDP_CLIENT_ID", client_id)
             .env("IDP_CLIENT_SECRET", client_secret)
             .env("IDP_REDIRECT_URIS", redirect_uris.join(","))
+            .env("IDP_POST_LOGOUT_URIS", post_logout_uris.join(","))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -81,41 +93,77 @@ fn form_action(html: &str) -> Option<String> {
 /// on the login form, press Continue on the consent form. Returns the URL the IdP
 /// finally redirects to outside itself (the callback).
 pub async fn sign_in_at(issuer: &str, authorize_url: &str, login: &str) -> String {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let base = url::Url::parse(issuer).unwrap();
-    let mut next = authorize_url.to_string();
-    for _ in 0..12 {
-        if !next.starts_with(issuer) {
-            return next;
+    IdpBrowser::new(issuer).walk(authorize_url, login).await
+}
+
+/// A person's browser as the IdP sees it: it keeps the IdP's session cookies, so a
+/// second authorization skips the login form until the IdP session ends.
+pub struct IdpBrowser {
+    client: reqwest::Client,
+    issuer: String,
+    /// Whether the last walk was shown the login form.
+    pub saw_login_form: bool,
+}
+
+impl IdpBrowser {
+    pub fn new(issuer: &str) -> Self {
+        Self {
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .cookie_store(true)
+                .build()
+                .unwrap(),
+            issuer: issuer.to_string(),
+            saw_login_form: false,
         }
-        let r = client.get(&next).send().await.unwrap();
-        let r = if r.status().is_redirection() {
-            r
-        } else {
-            assert_eq!(r.status(), 200, "IdP page {next}");
-            let html = r.text().await.unwrap();
-            let action = base.join(&form_action(&html).expect("a form")).unwrap();
-            let form: Vec<(&str, &str)> = if html.contains("name=\"login\"") {
-                vec![
-                    ("prompt", "login"),
-                    ("login", login),
-                    ("password", "any password"),
-                ]
-            } else {
-                vec![("prompt", "consent")]
-            };
-            client.post(action).form(&form).send().await.unwrap()
-        };
-        let location = r
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .expect("a redirect");
-        next = base.join(location).unwrap().to_string();
     }
-    panic!("the IdP never sent the browser back");
+
+    /// Follows the IdP's pages from `start`, signing in as `login` when asked,
+    /// consenting, and confirming a logout; returns the first URL outside the IdP.
+    pub async fn walk(&mut self, start: &str, login: &str) -> String {
+        let base = url::Url::parse(&self.issuer).unwrap();
+        let mut next = start.to_string();
+        self.saw_login_form = false;
+        for _ in 0..12 {
+            if !next.starts_with(&self.issuer) {
+                return next;
+            }
+            let r = self.client.get(&next).send().await.unwrap();
+            let r = if r.status().is_redirection() {
+                r
+            } else {
+                assert_eq!(r.status(), 200, "IdP page {next}");
+                let html = r.text().await.unwrap();
+                let action = base.join(&form_action(&html).expect("a form")).unwrap();
+                let form: Vec<(&str, String)> = if html.contains("name=\"login\"") {
+                    self.saw_login_form = true;
+                    vec![
+                        ("prompt", "login".into()),
+                        ("login", login.into()),
+                        ("password", "any password".into()),
+                    ]
+                } else if let Some(xsrf) = hidden_value(&html, "xsrf") {
+                    vec![("xsrf", xsrf), ("logout", "yes".into())]
+                } else {
+                    vec![("prompt", "consent".into())]
+                };
+                self.client.post(action).form(&form).send().await.unwrap()
+            };
+            let location = r
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .expect("a redirect");
+            next = base.join(location).unwrap().to_string();
+        }
+        panic!("the IdP never sent the browser back");
+    }
+}
+
+fn hidden_value(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!("name=\"{name}\""))?;
+    let rest = &html[at..];
+    let v = rest.find("value=\"")? + 7;
+    let end = rest[v..].find('"')?;
+    Some(rest[v..v + end].to_string())
 }

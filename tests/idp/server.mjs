@@ -1,10 +1,15 @@
 // A real OpenID Provider for portcullis's tests: the certified `oidc-provider`
 // package on loopback, with its development login form (any login name signs in).
 //
-// Environment: IDP_PORT, IDP_CLIENT_ID, IDP_CLIENT_SECRET, IDP_REDIRECT_URIS (comma
-// separated). Prints `IDP_READY <issuer>` when it listens, and one line
-// `IDP_AUTHORIZE redirect_uri=<uri>` per authorization request, so tests can check
-// the redirect_uri the IdP was sent.
+// Environment: IDP_PORT, IDP_CLIENT_ID, IDP_CLIENT_SECRET, IDP_REDIRECT_URIS and
+// IDP_POST_LOGOUT_URIS (comma separated). Prints `IDP_READY <issuer>` when it
+// listens, one line `IDP_AUTHORIZE redirect_uri=<uri>` per authorization request,
+// `IDP_TOKEN_REVOKED` when an access token is revoked (RFC 7009) and
+// `IDP_END_SESSION` when an RP-initiated logout completes, so tests can check what
+// the IdP was sent and did.
+//
+// Accounts: any login name signs in; names starting with `admin` are in the group
+// `admins`, everyone else in `users` (the `groups` claim, scope `groups`).
 import Provider from 'oidc-provider';
 
 const port = Number(process.env.IDP_PORT || 0);
@@ -42,7 +47,11 @@ const provider = new Provider(issuer, {
   },
   pkce: { required: () => true },
   cookies: { keys: ['portcullis-test-idp-cookie-key'] },
-  features: { devInteractions: { enabled: true } },
+  features: {
+    devInteractions: { enabled: true },
+    revocation: { enabled: true },
+    rpInitiatedLogout: { enabled: true },
+  },
 });
 
 provider.use(async (ctx, next) => {
@@ -51,6 +60,9 @@ provider.use(async (ctx, next) => {
   }
   await next();
 });
+
+provider.on('access_token.destroyed', () => console.log('IDP_TOKEN_REVOKED'));
+provider.on('end_session.success', () => console.log('IDP_END_SESSION'));
 
 const server = provider.listen(port, '127.0.0.1', () => {
   console.log(`IDP_READY ${issuer}`);
