@@ -33,31 +33,16 @@ base_url = "{base}"
     )
 }
 
-/// Starts a GitHub sign-in for `next` as `login`; returns the authorize URL's
-/// query and the callback's response.
+/// Signs in at GitHub as `login`, heading for `/projects`.
 async fn sign_in(
     b: &mut Browser,
     proxy: &Proxy,
     github: &FakeOAuth,
     login: &str,
 ) -> (BTreeMap<String, String>, Resp) {
-    github.sign_in_as(login);
-    let start = b
-        .get(&proxy.url("/auth/login?provider=gh&next=%2Fprojects"))
-        .await;
-    assert_eq!(start.status, 302, "{}", start.body);
-    assert!(start
-        .location()
-        .starts_with(&format!("{}/login/oauth/authorize?", github.base())));
-    let query = url::Url::parse(start.location())
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect();
-    let at_github = b.get(start.location()).await;
-    assert_eq!(at_github.status, 303, "{}", at_github.body);
-    let callback = at_github.location().to_string();
-    (query, b.get(&callback).await)
+    let (query, callback) = github.sign_in(b, proxy, "gh", "/projects", login).await;
+    assert!(query.contains_key("code_challenge"));
+    (query, callback)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -120,11 +105,7 @@ async fn outsider_gets_a_403_page_naming_no_secret_and_an_audit_line() {
         "no session for a denied person"
     );
     assert_eq!(b.get(&proxy.url("/api/echo")).await.status, 401);
-    let audit = proxy.audit().await;
-    let denied = audit
-        .iter()
-        .find(|e| e["event"] == "access_denied")
-        .expect("access_denied event");
+    let denied = proxy.audit_event("access_denied").await;
     assert_eq!(denied["reason"], "allowed_orgs");
     assert_eq!(denied["provider"], "gh");
 }

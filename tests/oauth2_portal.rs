@@ -47,20 +47,7 @@ async fn sign_in(
     portal: &FakeOAuth,
     user: &str,
 ) -> (BTreeMap<String, String>, Resp) {
-    portal.sign_in_as(user);
-    let start = b
-        .get(&proxy.url("/auth/login?provider=portal&next=%2Fchat"))
-        .await;
-    assert_eq!(start.status, 302, "{}", start.body);
-    let query = url::Url::parse(start.location())
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect();
-    let at_portal = b.get(start.location()).await;
-    assert_eq!(at_portal.status, 303, "{}", at_portal.body);
-    let callback = at_portal.location().to_string();
-    (query, b.get(&callback).await)
+    portal.sign_in(b, proxy, "portal", "/chat", user).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -110,11 +97,7 @@ async fn a_person_outside_allowed_groups_is_denied_naming_the_rule() {
     let (_, r) = sign_in(&mut b, &proxy, &portal, "pat").await;
     assert_eq!(r.status, 403, "{}", r.body);
     assert!(r.body.contains("Access denied"));
-    let audit = proxy.audit().await;
-    let denied = audit
-        .iter()
-        .find(|e| e["event"] == "access_denied")
-        .unwrap();
+    let denied = proxy.audit_event("access_denied").await;
     assert_eq!(denied["reason"], "group_not_allowed");
     assert_eq!(denied["user_id"], "7701");
 }

@@ -8,23 +8,30 @@ mod common;
 use common::node_idp::{sign_in_at, IdpBrowser, NodeIdp};
 use common::{free_port, Browser, Proxy, World};
 
+const CLIENT: &str = "portcullis-real";
+const SECRET: &str = "real-client-secret-0123456789";
+
+/// The real IdP with a client whose callback is on `port`, and that may return
+/// to `post_logout` after a logout.
+fn idp_for(port: u16, post_logout: &[String]) -> NodeIdp {
+    let callback = format!("http://127.0.0.1:{port}/auth/callback");
+    NodeIdp::start_with_logout(CLIENT, SECRET, &[callback], post_logout)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sign_in_through_oidc_provider() {
     let world = World::new().await;
     let port = free_port();
     let callback = format!("http://127.0.0.1:{port}/auth/callback");
-    let idp = NodeIdp::start(
-        "portcullis-real",
-        "real-client-secret-0123456789",
-        std::slice::from_ref(&callback),
-    );
-    let config = world
-        .config("", "[access]\nallowed_domains = [\"example.com\"]")
-        .replace(world.idp.issuer(), &idp.issuer)
-        .replace(common::CLIENT_ID, "portcullis-real")
-        .replace(common::CLIENT_SECRET, "real-client-secret-0123456789")
-        .replace("display_name = \"Dev IdP\"", "display_name = \"Real IdP\"");
-    let proxy = Proxy::start_on(port, &config, &[]).await;
+    let idp = idp_for(port, &[]);
+    let proxy = proxy_for(
+        &world,
+        &idp,
+        port,
+        "",
+        "[access]\nallowed_domains = [\"example.com\"]",
+    )
+    .await;
 
     let mut b = Browser::new();
     let first = b.get(&proxy.url("/dash/board?x=1")).await;
@@ -78,8 +85,9 @@ async fn proxy_for(
     let config = world
         .config("", access)
         .replace(world.idp.issuer(), &idp.issuer)
-        .replace(common::CLIENT_ID, "portcullis-real")
-        .replace(common::CLIENT_SECRET, "real-client-secret-0123456789")
+        .replace(common::CLIENT_ID, CLIENT)
+        .replace(common::CLIENT_SECRET, SECRET)
+        .replace("display_name = \"Dev IdP\"", "display_name = \"Real IdP\"")
         + provider_extra;
     Proxy::start_on(port, &config, &[]).await
 }
@@ -88,12 +96,7 @@ async fn proxy_for(
 async fn groups_from_the_real_idp_decide_access() {
     let world = World::new().await;
     let port = free_port();
-    let callback = format!("http://127.0.0.1:{port}/auth/callback");
-    let idp = NodeIdp::start(
-        "portcullis-real",
-        "real-client-secret-0123456789",
-        std::slice::from_ref(&callback),
-    );
+    let idp = idp_for(port, &[]);
     let proxy = proxy_for(
         &world,
         &idp,
@@ -119,11 +122,7 @@ async fn groups_from_the_real_idp_decide_access() {
     let back = sign_in_at(&idp.issuer, start.location(), "bob").await;
     let r = user.get(&back).await;
     assert_eq!(r.status, 403, "{}", r.body);
-    let audit = proxy.audit().await;
-    let denied = audit
-        .iter()
-        .find(|e| e["event"] == "access_denied")
-        .unwrap();
+    let denied = proxy.audit_event("access_denied").await;
     assert_eq!(denied["reason"], "group_not_allowed");
     assert_eq!(denied["user_id"], "bob");
 }
@@ -132,14 +131,8 @@ async fn groups_from_the_real_idp_decide_access() {
 async fn logout_revokes_the_token_and_ends_the_session_at_the_real_idp() {
     let world = World::new().await;
     let port = free_port();
-    let callback = format!("http://127.0.0.1:{port}/auth/callback");
     let login_page = format!("http://127.0.0.1:{port}/login");
-    let idp = NodeIdp::start_with_logout(
-        "portcullis-real",
-        "real-client-secret-0123456789",
-        std::slice::from_ref(&callback),
-        std::slice::from_ref(&login_page),
-    );
+    let idp = idp_for(port, std::slice::from_ref(&login_page));
     let proxy = proxy_for(
         &world,
         &idp,

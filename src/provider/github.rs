@@ -9,11 +9,12 @@ use serde::Deserialize;
 use url::Url;
 
 use super::http::BackChannel;
-use super::oauth2::{self, Client};
+use super::oauth2;
 use super::{
-    AuthorizationRequest, CodeExchange, Identity, Provider, ProviderError, SignIn, Tokens,
+    AuthorizationRequest, CodeExchange, Identity, Provider, ProviderError, ProviderInfo, SignIn,
+    Tokens,
 };
-use crate::config::{GithubConfig, LogoutConfig, ProviderConfig, TokenAuth};
+use crate::config::{GithubConfig, ProviderConfig, TokenAuth};
 
 #[derive(Deserialize)]
 struct User {
@@ -35,11 +36,7 @@ struct Membership {
 }
 
 pub struct GithubProvider {
-    id: String,
-    display_name: String,
-    client: Client,
-    scope: String,
-    logout: LogoutConfig,
+    info: ProviderInfo,
     config: GithubConfig,
     http: BackChannel,
 }
@@ -47,11 +44,7 @@ pub struct GithubProvider {
 impl GithubProvider {
     pub fn new(c: &ProviderConfig, config: GithubConfig, http: BackChannel) -> Self {
         Self {
-            id: c.id.clone(),
-            display_name: c.display_name.clone(),
-            client: Client::from_config(c),
-            scope: c.scopes.join(" "),
-            logout: c.logout,
+            info: ProviderInfo::from_config(c),
             config,
             http,
         }
@@ -102,16 +95,8 @@ fn join(base: &Url, path: &str) -> Result<Url, ProviderError> {
 
 #[async_trait]
 impl Provider for GithubProvider {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn display_name(&self) -> &str {
-        &self.display_name
-    }
-
-    fn logout(&self) -> LogoutConfig {
-        self.logout
+    fn info(&self) -> &ProviderInfo {
+        &self.info
     }
 
     async fn authorization_url(
@@ -120,8 +105,8 @@ impl Provider for GithubProvider {
     ) -> Result<Url, ProviderError> {
         Ok(oauth2::authorization_url(
             &self.web("login/oauth/authorize")?,
-            &self.client.id,
-            &self.scope,
+            &self.info.client.id,
+            &self.info.scope,
             req,
             false,
         ))
@@ -132,7 +117,7 @@ impl Provider for GithubProvider {
         let tokens = oauth2::redeem_code(
             &self.http,
             token_url.as_str(),
-            &self.client,
+            &self.info.client,
             TokenAuth::ClientSecretPost,
             req,
         )
@@ -144,6 +129,18 @@ impl Provider for GithubProvider {
             .http
             .get_json(self.api("user")?.as_str(), Some(token))
             .await?;
+        // The login goes into API paths below; GitHub logins are letters, digits and
+        // hyphens, and anything else is not GitHub talking.
+        if user.login.is_empty()
+            || !user
+                .login
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(ProviderError::Invalid(
+                "GitHub's /user answer holds an invalid login".into(),
+            ));
+        }
         let emails: Vec<Email> = self
             .http
             .get_json(self.api("user/emails")?.as_str(), Some(token))
@@ -178,17 +175,17 @@ impl Provider for GithubProvider {
     /// GitHub has no RFC 7009 endpoint; its OAuth app API deletes a token with the
     /// app's own credentials.
     async fn revoke(&self, tokens: &Tokens) -> Result<(), ProviderError> {
-        let (Some(token), Some(secret)) = (&tokens.access_token, &self.client.secret) else {
+        let (Some(token), Some(secret)) = (&tokens.access_token, &self.info.client.secret) else {
             return Ok(());
         };
         let client_id: String =
-            url::form_urlencoded::byte_serialize(self.client.id.as_bytes()).collect();
+            url::form_urlencoded::byte_serialize(self.info.client.id.as_bytes()).collect();
         let url = self.api(&format!("applications/{client_id}/token"))?;
         self.http
             .delete_json_ok(
                 url.as_str(),
                 &serde_json::json!({ "access_token": token }),
-                (&self.client.id, secret.expose_secret()),
+                (&self.info.client.id, secret.expose_secret()),
             )
             .await
     }

@@ -105,10 +105,45 @@ pub struct CodeExchange<'a> {
     pub redirect_uri: &'a str,
 }
 
+/// What every kind holds from its config entry.
+#[derive(Debug, Clone)]
+pub struct ProviderInfo {
+    pub id: String,
+    pub display_name: String,
+    pub client: oauth2::Client,
+    /// Scopes, space-separated.
+    pub scope: String,
+    pub logout: LogoutConfig,
+}
+
+impl ProviderInfo {
+    pub fn from_config(c: &ProviderConfig) -> Self {
+        Self {
+            id: c.id.clone(),
+            display_name: c.display_name.clone(),
+            client: oauth2::Client {
+                id: c.client_id.clone(),
+                secret: c.client_secret.clone(),
+            },
+            scope: c.scopes.join(" "),
+            logout: c.logout,
+        }
+    }
+}
+
 #[async_trait]
 pub trait Provider: Send + Sync {
-    fn id(&self) -> &str;
-    fn display_name(&self) -> &str;
+    fn info(&self) -> &ProviderInfo;
+    fn id(&self) -> &str {
+        &self.info().id
+    }
+    fn display_name(&self) -> &str {
+        &self.info().display_name
+    }
+    /// What logout does at this provider.
+    fn logout(&self) -> LogoutConfig {
+        self.info().logout
+    }
     /// Fetches whatever the provider needs before its first login (discovery).
     async fn warm_up(&self) -> Result<(), ProviderError> {
         Ok(())
@@ -117,8 +152,6 @@ pub trait Provider: Send + Sync {
     fn is_ready(&self) -> bool {
         true
     }
-    /// What logout does at this provider.
-    fn logout(&self) -> LogoutConfig;
     /// The IdP URL to send the browser to (PKCE S256, `state`, and `nonce` where used).
     async fn authorization_url(&self, req: &AuthorizationRequest<'_>)
         -> Result<Url, ProviderError>;

@@ -9,9 +9,10 @@ use url::Url;
 use super::claims::Profile;
 use super::http::{safe_error_code, BackChannel};
 use super::{
-    AuthorizationRequest, CodeExchange, Identity, Provider, ProviderError, SignIn, Tokens,
+    AuthorizationRequest, CodeExchange, Identity, Provider, ProviderError, ProviderInfo, SignIn,
+    Tokens,
 };
-use crate::config::{LogoutConfig, OAuth2Config, ProviderConfig, TokenAuth};
+use crate::config::{OAuth2Config, ProviderConfig, TokenAuth};
 use crate::secret::Secret;
 
 /// The client's registration at the IdP.
@@ -23,13 +24,6 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn from_config(c: &ProviderConfig) -> Self {
-        Self {
-            id: c.client_id.clone(),
-            secret: c.client_secret.clone(),
-        }
-    }
-
     /// Adds the client's credentials to `form` per `method`; returns the HTTP Basic
     /// pair when the method uses it.
     fn authenticate<'a>(
@@ -175,11 +169,7 @@ pub fn end_session_url(
 
 /// `kind = "oauth2"`: endpoints from the config, identity from the userinfo answer.
 pub struct OAuth2Provider {
-    id: String,
-    display_name: String,
-    client: Client,
-    scope: String,
-    logout: LogoutConfig,
+    info: ProviderInfo,
     config: OAuth2Config,
     http: BackChannel,
 }
@@ -187,11 +177,7 @@ pub struct OAuth2Provider {
 impl OAuth2Provider {
     pub fn new(c: &ProviderConfig, config: OAuth2Config, http: BackChannel) -> Self {
         Self {
-            id: c.id.clone(),
-            display_name: c.display_name.clone(),
-            client: Client::from_config(c),
-            scope: c.scopes.join(" "),
-            logout: c.logout,
+            info: ProviderInfo::from_config(c),
             config,
             http,
         }
@@ -200,16 +186,8 @@ impl OAuth2Provider {
 
 #[async_trait]
 impl Provider for OAuth2Provider {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn display_name(&self) -> &str {
-        &self.display_name
-    }
-
-    fn logout(&self) -> LogoutConfig {
-        self.logout
+    fn info(&self) -> &ProviderInfo {
+        &self.info
     }
 
     async fn authorization_url(
@@ -218,8 +196,8 @@ impl Provider for OAuth2Provider {
     ) -> Result<Url, ProviderError> {
         Ok(authorization_url(
             &self.config.authorize_url,
-            &self.client.id,
-            &self.scope,
+            &self.info.client.id,
+            &self.info.scope,
             req,
             false,
         ))
@@ -229,7 +207,7 @@ impl Provider for OAuth2Provider {
         let tokens = redeem_code(
             &self.http,
             self.config.token_url.as_str(),
-            &self.client,
+            &self.info.client,
             self.config.token_auth,
             req,
         )
@@ -268,7 +246,7 @@ impl Provider for OAuth2Provider {
                 revoke(
                     &self.http,
                     url.as_str(),
-                    &self.client,
+                    &self.info.client,
                     self.config.token_auth,
                     tokens,
                 )
@@ -282,7 +260,7 @@ impl Provider for OAuth2Provider {
         let endpoint = self.config.end_session_url.as_ref()?;
         Some(end_session_url(
             endpoint,
-            &self.client.id,
+            &self.info.client.id,
             tokens.id_token.as_deref(),
             post_logout,
         ))

@@ -17,11 +17,12 @@ use url::Url;
 use super::claims::{string_at, Profile};
 use super::http::BackChannel;
 use super::jwks::{JwksCache, ALLOWED_ALGORITHMS};
-use super::oauth2::{self, Client};
+use super::oauth2;
 use super::{
-    AuthorizationRequest, CodeExchange, Identity, Provider, ProviderError, SignIn, Tokens,
+    AuthorizationRequest, CodeExchange, Identity, Provider, ProviderError, ProviderInfo, SignIn,
+    Tokens,
 };
-use crate::config::{endpoint_url, ClaimNames, LogoutConfig, ProviderConfig, TokenAuth};
+use crate::config::{endpoint_url, ClaimNames, ProviderConfig, TokenAuth};
 use crate::secret::constant_time_eq;
 
 /// Clock skew tolerated on `exp`/`iat`, in seconds.
@@ -82,12 +83,8 @@ struct IdTokenClaims {
 }
 
 pub struct OidcProvider {
-    id: String,
-    display_name: String,
+    info: ProviderInfo,
     issuer: Url,
-    client: Client,
-    scope: String,
-    logout: LogoutConfig,
     claims: ClaimNames,
     /// Fetch userinfo when the ID token carries no groups claim.
     groups_wanted: bool,
@@ -105,12 +102,8 @@ impl OidcProvider {
         http: BackChannel,
     ) -> Self {
         Self {
-            id: config.id.clone(),
-            display_name: config.display_name.clone(),
+            info: ProviderInfo::from_config(config),
             issuer,
-            client: Client::from_config(config),
-            scope: config.scopes.join(" "),
-            logout: config.logout,
             claims: ClaimNames {
                 groups: groups_claim,
                 ..ClaimNames::default()
@@ -180,7 +173,7 @@ impl OidcProvider {
             .await?;
         let mut validation = Validation::new(header.alg);
         validation.set_issuer(&[meta.issuer.as_str()]);
-        validation.set_audience(&[self.client.id.as_str()]);
+        validation.set_audience(&[self.info.client.id.as_str()]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
         validation.leeway = LEEWAY_SECS;
         let doc = decode::<serde_json::Value>(token, &key, &validation)
@@ -199,7 +192,7 @@ impl OidcProvider {
         }
         let several_audiences = claims.aud.as_array().is_some_and(|a| a.len() > 1);
         if (several_audiences || claims.azp.is_some())
-            && claims.azp.as_deref() != Some(self.client.id.as_str())
+            && claims.azp.as_deref() != Some(self.info.client.id.as_str())
         {
             return Err(ProviderError::Invalid(
                 "the ID token's authorized party (azp) is another client".into(),
@@ -211,25 +204,17 @@ impl OidcProvider {
 
 #[async_trait]
 impl Provider for OidcProvider {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn display_name(&self) -> &str {
-        &self.display_name
-    }
-
-    fn logout(&self) -> LogoutConfig {
-        self.logout
+    fn info(&self) -> &ProviderInfo {
+        &self.info
     }
 
     async fn warm_up(&self) -> Result<(), ProviderError> {
         let meta = self.metadata().await?;
-        if self.logout.revoke_tokens && meta.revocation_endpoint.is_none() {
-            tracing::warn!(provider = %self.id, "`revoke_on_logout` is set, but the IdP's discovery names no revocation_endpoint; tokens cannot be revoked at logout");
+        if self.info.logout.revoke_tokens && meta.revocation_endpoint.is_none() {
+            tracing::warn!(provider = %self.info.id, "`revoke_on_logout` is set, but the IdP's discovery names no revocation_endpoint; tokens cannot be revoked at logout");
         }
-        if self.logout.idp_logout && meta.end_session_endpoint.is_none() {
-            tracing::warn!(provider = %self.id, "`idp_logout` is set, but the IdP's discovery names no end_session_endpoint; logout ends the local session only");
+        if self.info.logout.idp_logout && meta.end_session_endpoint.is_none() {
+            tracing::warn!(provider = %self.info.id, "`idp_logout` is set, but the IdP's discovery names no end_session_endpoint; logout ends the local session only");
         }
         Ok(())
     }
@@ -247,8 +232,8 @@ impl Provider for OidcProvider {
             .map_err(|_| ProviderError::Invalid("authorization_endpoint is not a URL".into()))?;
         Ok(oauth2::authorization_url(
             &endpoint,
-            &self.client.id,
-            &self.scope,
+            &self.info.client.id,
+            &self.info.scope,
             req,
             true,
         ))
@@ -259,7 +244,7 @@ impl Provider for OidcProvider {
         let tokens = oauth2::redeem_code(
             &self.http,
             &meta.token_endpoint,
-            &self.client,
+            &self.info.client,
             Self::token_auth(&meta),
             req,
         )
@@ -306,7 +291,7 @@ impl Provider for OidcProvider {
                 oauth2::revoke(
                     &self.http,
                     endpoint,
-                    &self.client,
+                    &self.info.client,
                     Self::token_auth(&meta),
                     tokens,
                 )
@@ -321,7 +306,7 @@ impl Provider for OidcProvider {
         let endpoint = Url::parse(meta.end_session_endpoint.as_deref()?).ok()?;
         Some(oauth2::end_session_url(
             &endpoint,
-            &self.client.id,
+            &self.info.client.id,
             tokens.id_token.as_deref(),
             post_logout,
         ))

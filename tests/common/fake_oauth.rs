@@ -110,6 +110,41 @@ impl FakeOAuth {
         self
     }
 
+    /// Signs in at provider `provider` as `user`, starting at
+    /// `/auth/login?provider=…&next=…`; returns the authorization URL's query and
+    /// the callback's response.
+    pub async fn sign_in(
+        &self,
+        b: &mut super::Browser,
+        proxy: &super::Proxy,
+        provider: &str,
+        next: &str,
+        user: &str,
+    ) -> (BTreeMap<String, String>, super::Resp) {
+        self.sign_in_as(user);
+        let start = b
+            .get(&proxy.url(&format!(
+                "/auth/login?provider={provider}&next={}",
+                super::urlencode(next)
+            )))
+            .await;
+        assert_eq!(start.status, 302, "{}", start.body);
+        assert!(
+            start.location().starts_with(&self.base()),
+            "{}",
+            start.location()
+        );
+        let query = url::Url::parse(start.location())
+            .unwrap()
+            .query_pairs()
+            .into_owned()
+            .collect();
+        let at_idp = b.get(start.location()).await;
+        assert_eq!(at_idp.status, 303, "{}", at_idp.body);
+        let callback = at_idp.location().to_string();
+        (query, b.get(&callback).await)
+    }
+
     pub fn base(&self) -> String {
         format!("http://{}", self.addr.unwrap())
     }
@@ -220,20 +255,28 @@ async fn authorize(
 
 // --- GitHub ---------------------------------------------------------------
 
-/// The fake GitHub's people: login → (id, name, emails, orgs, teams).
-fn github_person(
-    login: &str,
-) -> Option<(
-    u64,
-    Value,
-    Value,
-    &'static [&'static str],
-    &'static [&'static str],
-)> {
+/// One of the fake GitHub's people.
+struct GithubPerson {
+    id: u64,
+    name: Value,
+    /// `null`: the emails API fails for this person.
+    emails: Value,
+    orgs: &'static [&'static str],
+    teams: &'static [&'static str],
+}
+
+fn github_person(login: &str) -> Option<GithubPerson> {
     let verified = |email: &str| json!([{"email": email, "primary": true, "verified": true, "visibility": null}]);
+    let person = |id, name, emails, orgs, teams| GithubPerson {
+        id,
+        name,
+        emails,
+        orgs,
+        teams,
+    };
     Some(match login {
         // Keeps their address private: /user says null; /user/emails has it.
-        "octocat" => (
+        "octocat" => person(
             583231,
             json!("The Octocat"),
             json!([
@@ -243,28 +286,28 @@ fn github_person(
             &["acme"],
             &["acme/ops"],
         ),
-        "outsider" => (
+        "outsider" => person(
             1002,
             json!(null),
             verified("outsider@example.com"),
             &[],
             &[],
         ),
-        "teammate" => (
+        "teammate" => person(
             1003,
             json!("Team Mate"),
             verified("mate@example.com"),
             &[],
             &["acme/ops"],
         ),
-        "unverified" => (
+        "unverified" => person(
             1004,
             json!("U"),
             json!([{"email": "u@example.com", "primary": true, "verified": false, "visibility": "public"}]),
             &["acme"],
             &[],
         ),
-        "broken" => (1005, json!("B"), json!(null), &["acme"], &[]),
+        "broken" => person(1005, json!("B"), json!(null), &["acme"], &[]),
         _ => return None,
     })
 }
@@ -313,10 +356,10 @@ async fn github_user(State(fake): State<FakeOAuth>, headers: HeaderMap) -> Respo
     let Some(login) = fake.bearer_user(&headers) else {
         return unauthorized();
     };
-    let Some((id, name, ..)) = github_person(&login) else {
+    let Some(p) = github_person(&login) else {
         return unauthorized();
     };
-    Json(json!({"login": login, "id": id, "name": name, "email": null, "type": "User"}))
+    Json(json!({"login": login, "id": p.id, "name": p.name, "email": null, "type": "User"}))
         .into_response()
 }
 
@@ -325,12 +368,12 @@ async fn github_emails(State(fake): State<FakeOAuth>, headers: HeaderMap) -> Res
         return unauthorized();
     };
     match github_person(&login) {
-        Some((_, _, Value::Null, ..)) => (
+        Some(p) if p.emails.is_null() => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({"message": "Service unavailable"})),
         )
             .into_response(),
-        Some((_, _, emails, ..)) => Json(emails).into_response(),
+        Some(p) => Json(p.emails).into_response(),
         None => unauthorized(),
     }
 }
@@ -351,7 +394,7 @@ async fn github_org(
     let Some(login) = fake.bearer_user(&headers) else {
         return unauthorized();
     };
-    let orgs = github_person(&login).map_or(&[][..], |p| p.3);
+    let orgs = github_person(&login).map_or(&[][..], |p| p.orgs);
     membership(orgs.contains(&org.as_str()))
 }
 
@@ -363,7 +406,7 @@ async fn github_team(
     if fake.bearer_user(&headers).is_none() {
         return unauthorized();
     }
-    let teams = github_person(&login).map_or(&[][..], |p| p.4);
+    let teams = github_person(&login).map_or(&[][..], |p| p.teams);
     membership(teams.contains(&format!("{org}/{team}").as_str()))
 }
 

@@ -113,6 +113,16 @@ impl Proxy {
             .collect()
     }
 
+    /// The first audit line of `event`; panics, listing what was logged, if none.
+    pub async fn audit_event(&self, event: &str) -> serde_json::Value {
+        let audit = self.audit().await;
+        audit
+            .iter()
+            .find(|e| e["event"] == event)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {event} audit line in {audit:?}"))
+    }
+
     pub async fn audit_raw(&self) -> String {
         tokio::time::sleep(Duration::from_millis(150)).await;
         std::fs::read_to_string(&self.audit_path).unwrap_or_default()
