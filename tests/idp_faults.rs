@@ -141,7 +141,7 @@ async fn unreachable_idp_at_start_does_not_stop_portcullis() {
     let mut b = Browser::new();
     let r = b.get(&proxy.url("/auth/login?provider=dev")).await;
     assert_eq!(r.status, 502, "a clear page, not a crash");
-    assert!(r.body.contains("cannot be reached"));
+    assert!(r.body.contains("temporarily unavailable"));
     let r = b.get(&proxy.url("/")).await;
     assert_eq!(
         r.status, 302,

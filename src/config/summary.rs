@@ -98,10 +98,12 @@ pub fn render(c: &Config) -> String {
         c.log.format,
         humantime::format_duration(c.server.shutdown_grace)
     );
-    let callback = match &s.public_url {
-        Some(u) => format!("{}{}/auth/callback", u.origin(), u.prefix.as_str()),
-        None => "<your public URL>/auth/callback".to_string(),
+    let public = match &s.public_url {
+        Some(u) => format!("{}{}", u.origin(), u.prefix.as_str()),
+        None => "<your public URL>".to_string(),
     };
+    let callback = format!("{public}/auth/callback");
+    let post_logout = format!("register {public}/login at the IdP as a post-logout redirect URI");
     for p in &c.providers {
         let _ = writeln!(
             out,
@@ -153,10 +155,14 @@ pub fn render(c: &Config) -> String {
             if p.client_secret.is_some() { "[redacted]" } else { "(none: public client, PKCE only)" },
             if p.scopes.is_empty() { "(none)".to_string() } else { p.scopes.join(" ") },
             match (p.logout.revoke_tokens, p.logout.idp_logout) {
-                (false, false) => "end the local session only",
-                (true, false) => "also revoke the tokens at the IdP",
-                (false, true) => "also sign out at the IdP (register <public URL>/login as post-logout redirect URI)",
-                (true, true) => "also revoke the tokens and sign out at the IdP (register <public URL>/login as post-logout redirect URI)",
+                (false, true) => format!("also sign out at the IdP; {post_logout}"),
+                (true, true) => format!("also revoke the tokens and sign out at the IdP; {post_logout}"),
+                (revoke, false) => (if revoke {
+                    "also revoke the tokens at the IdP"
+                } else {
+                    "end the local session only"
+                })
+                .to_string(),
             }
         );
     }
