@@ -305,3 +305,44 @@ async fn an_idle_websocket_outlives_the_request_read_timeout() {
         "echo: still there?"
     );
 }
+
+/// pingora could tear an upgrade down right after its 101 when the upstream
+/// answered before the handshake's empty body was processed (vendor/README.md).
+/// Many handshakes against a fast loopback upstream make that ordering likely.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_websocket_survives_its_handshake() {
+    const COUNT: usize = 1000;
+    let world = World::new().await;
+    let proxy = Proxy::start(&world.config("", "")).await;
+    let origin = format!("http://{}", proxy.addr);
+    let b = signed_in(&proxy).await;
+    let cookie = b
+        .cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut lost = 0;
+    for batch in 0..COUNT / 50 {
+        let rounds = futures_util::future::join_all((0..50).map(|i| {
+            let (proxy, cookie, origin) = (&proxy, cookie.clone(), origin.clone());
+            async move {
+                let text = format!("n{batch}-{i}");
+                let mut ws = open(proxy, "/ws", Some(&cookie), Some(&origin))
+                    .await
+                    .unwrap();
+                if ws.send(Message::Text(text.clone().into())).await.is_err() {
+                    return false;
+                }
+                let echo = format!("echo: {text}");
+                matches!(ws.next().await, Some(Ok(m)) if m.to_text().ok() == Some(echo.as_str()))
+            }
+        }))
+        .await;
+        lost += rounds.iter().filter(|ok| !**ok).count();
+    }
+    assert_eq!(
+        lost, 0,
+        "{lost} of {COUNT} WebSockets closed right after their 101"
+    );
+}
