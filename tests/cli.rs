@@ -165,3 +165,49 @@ fn check_warns_about_risky_settings() {
     );
     assert!(!String::from_utf8_lossy(&quiet.stdout).contains("warning:"));
 }
+
+#[test]
+fn check_describes_every_provider_kind_and_what_to_register() {
+    let text = GOOD.replace(
+        "[server]",
+        "[server]\npublic_url = \"https://dash.example.com/hermes\"",
+    ) + r#"
+[[providers]]
+id = "gh"
+kind = "github"
+client_id = "gh-client"
+client_secret = "gh-very-secret"
+allowed_orgs = ["acme"]
+
+[[providers]]
+id = "portal"
+kind = "oauth2"
+client_id = "portal-client"
+authorize_url = "https://portal.example.com/oauth/authorize"
+token_url = "https://portal.example.com/oauth/token"
+userinfo_url = "https://portal.example.com/oauth/userinfo"
+end_session_url = "https://portal.example.com/logout"
+idp_logout = true
+"#;
+    let out = run_cli(&["check"], Some(&text), &[SECRET_ENV]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("kind            = github"));
+    assert!(stdout.contains("scopes          = read:user user:email read:org"));
+    assert!(stdout.contains("kind            = oauth2"));
+    assert!(stdout.contains("(none: public client, PKCE only)"));
+    assert!(stdout.contains(
+        "register https://dash.example.com/hermes/login at the IdP as a post-logout redirect URI"
+    ));
+    assert_eq!(
+        stdout
+            .matches("register this callback URL at the IdP: https://dash.example.com/hermes/auth/callback")
+            .count(),
+        3
+    );
+    assert!(!stdout.contains("gh-very-secret"));
+}

@@ -107,6 +107,7 @@ async fn outsider_gets_a_403_page_naming_no_secret_and_an_audit_line() {
     assert_eq!(b.get(&proxy.url("/api/echo")).await.status, 401);
     let denied = proxy.audit_event("access_denied").await;
     assert_eq!(denied["reason"], "allowed_orgs");
+    assert_eq!(denied["user_id"], "1002");
     assert_eq!(denied["provider"], "gh");
 }
 

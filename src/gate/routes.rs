@@ -224,10 +224,11 @@ async fn callback(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -
     };
     let SignIn { identity, tokens } = match provider.exchange(&exchange).await {
         Ok(sign_in) => sign_in,
-        Err(ProviderError::Denied { rule, who }) => {
+        Err(ProviderError::Denied { rule, user_id, who }) => {
             app.audit.emit(
                 AuditEvent::new(AuditKind::AccessDenied, req.client_ip)
                     .provider(provider_id)
+                    .user(&user_id)
                     .reason(rule),
             );
             return access_denied(req, &who).cookie(clear_pkce);

@@ -157,6 +157,7 @@ impl Provider for GithubProvider {
             };
             return Err(ProviderError::Denied {
                 rule,
+                user_id: user.id.to_string(),
                 who: format!("GitHub user {}", user.login),
             });
         }

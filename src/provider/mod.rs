@@ -73,7 +73,12 @@ pub enum ProviderError {
     /// The person signed in, but a rule of the provider's own (GitHub
     /// `allowed_orgs`/`allowed_teams`) turns them away.
     #[error("{who} is not allowed by `{rule}`")]
-    Denied { rule: &'static str, who: String },
+    Denied {
+        rule: &'static str,
+        user_id: String,
+        /// How to name the person on the 403 page.
+        who: String,
+    },
 }
 
 impl ProviderError {
