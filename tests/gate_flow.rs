@@ -390,6 +390,9 @@ async fn upstream_down_is_a_502_page() {
     let r = b.get(&proxy.url("/")).await;
     assert_eq!(r.status, 502);
     assert!(r.body.contains("Dashboard unavailable"));
+    // pingora drops this connection after the page; the client must be told, or
+    // its next pooled request meets a closed socket.
+    assert_eq!(r.header("connection"), Some("close"));
     // The proxy keeps serving.
     let r = b.get(&proxy.url("/api/auth/me")).await;
     assert_eq!(r.status, 200);

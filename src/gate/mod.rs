@@ -308,13 +308,13 @@ impl ProxyHttp for Gate {
                 "The dashboard behind this sign-in is not answering. Try again in a moment.",
                 None,
             );
-            // pingora will not reuse this connection; say so, or clients that pool
+            // pingora will not reuse this connection; say so (pingora writes the
+            // Connection header from its keepalive setting), or clients that pool
             // connections meet a reset on their next request.
-            let _ = Reply::html(502, page)
-                .header("connection", "close".into())
-                .send(session)
-                .await;
+            session.as_downstream_mut().set_keepalive(None);
+            let _ = Reply::html(502, page).send(session).await;
         } else if code > 0 {
+            session.as_downstream_mut().set_keepalive(None);
             let _ = session.respond_error(code).await;
         }
         FailToProxy {
