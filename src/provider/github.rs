@@ -105,8 +105,7 @@ impl Provider for GithubProvider {
     ) -> Result<Url, ProviderError> {
         Ok(oauth2::authorization_url(
             &self.web("login/oauth/authorize")?,
-            &self.info.client.id,
-            &self.info.scope,
+            &self.info,
             req,
             false,
         ))

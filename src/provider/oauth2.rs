@@ -52,8 +52,7 @@ impl Client {
 /// `nonce` when the kind uses one (OIDC).
 pub fn authorization_url(
     endpoint: &Url,
-    client_id: &str,
-    scope: &str,
+    info: &ProviderInfo,
     req: &AuthorizationRequest<'_>,
     with_nonce: bool,
 ) -> Url {
@@ -61,10 +60,10 @@ pub fn authorization_url(
     {
         let mut q = url.query_pairs_mut();
         q.append_pair("response_type", "code")
-            .append_pair("client_id", client_id)
+            .append_pair("client_id", &info.client.id)
             .append_pair("redirect_uri", req.redirect_uri);
-        if !scope.is_empty() {
-            q.append_pair("scope", scope);
+        if !info.scope.is_empty() {
+            q.append_pair("scope", &info.scope);
         }
         q.append_pair("state", req.state);
         if with_nonce {
@@ -196,8 +195,7 @@ impl Provider for OAuth2Provider {
     ) -> Result<Url, ProviderError> {
         Ok(authorization_url(
             &self.config.authorize_url,
-            &self.info.client.id,
-            &self.info.scope,
+            &self.info,
             req,
             false,
         ))

@@ -230,13 +230,7 @@ impl Provider for OidcProvider {
         let meta = self.metadata().await?;
         let endpoint = Url::parse(&meta.authorization_endpoint)
             .map_err(|_| ProviderError::Invalid("authorization_endpoint is not a URL".into()))?;
-        Ok(oauth2::authorization_url(
-            &endpoint,
-            &self.info.client.id,
-            &self.info.scope,
-            req,
-            true,
-        ))
+        Ok(oauth2::authorization_url(&endpoint, &self.info, req, true))
     }
 
     async fn exchange(&self, req: &CodeExchange<'_>) -> Result<SignIn, ProviderError> {
