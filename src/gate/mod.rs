@@ -157,12 +157,16 @@ impl Gate {
         }
         match authenticate(app, headers, now).await {
             Ok(Auth::Valid(claims)) => {
-                let claims = match refresh(app, &req, &claims, now) {
-                    Some((fresh, set_cookie)) if !is_upgrade(headers) => {
+                // An upgrade's 101 is no place for a cookie; its next page view is.
+                let refreshed = (!is_upgrade(headers))
+                    .then(|| refresh(app, &req, &claims, now))
+                    .flatten();
+                let claims = match refreshed {
+                    Some((fresh, set_cookie)) => {
                         ctx.set_cookie = Some(set_cookie);
                         fresh
                     }
-                    _ => claims,
+                    None => claims,
                 };
                 ctx.forward = Some((req, claims));
                 None
