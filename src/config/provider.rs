@@ -207,13 +207,12 @@ pub(super) fn validate_provider(
     let groups_claim = claim_name(&p.groups_claim, "groups", "groups_claim").map_err(&fail)?;
     let (kind, default_scopes) = match kind_name {
         "oidc" => {
-            let issuer = url("issuer", p.issuer.as_ref()).map_err(|mut e| {
-                if p.issuer.is_none() {
-                    e.reason =
-                        "`issuer` is missing; kind = \"oidc\" discovers everything from it".into();
-                }
-                e
-            })?;
+            if p.issuer.is_none() {
+                return Err(fail(
+                    "`issuer` is missing; kind = \"oidc\" discovers everything from it".into(),
+                ));
+            }
+            let issuer = url("issuer", p.issuer.as_ref())?;
             (
                 ProviderKind::Oidc {
                     issuer,

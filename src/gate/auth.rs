@@ -42,20 +42,22 @@ pub async fn authenticate(app: &App, headers: &HeaderMap, now: i64) -> Result<Au
     Ok(Auth::Valid(claims))
 }
 
-/// With sliding sessions, the refreshed claims and the `Set-Cookie` line carrying
-/// them when the session is due for it; open upgraded connections of the session
-/// learn the new expiry.
+/// The claims to go on with, and with sliding sessions, when the session is due
+/// for it, the `Set-Cookie` line carrying refreshed ones. Open upgraded
+/// connections of the session learn the new expiry.
 pub fn refresh(
     app: &App,
     req: &RequestInfo,
-    claims: &SessionClaims,
+    claims: SessionClaims,
     now: i64,
-) -> Option<(SessionClaims, String)> {
-    let (fresh, sealed) = app.sessions.refresh(claims, now)?;
+) -> (SessionClaims, Option<String>) {
+    let Some((fresh, sealed)) = app.sessions.refresh(&claims, now) else {
+        return (claims, None);
+    };
     let max_age = std::time::Duration::from_secs(fresh.exp.saturating_sub(now).max(0) as u64);
     let set_cookie = cookie::set_cookie(app.sessions.cookie_base(), &req.origin, &sealed, max_age);
     app.live.extend(&fresh.sid, fresh.exp);
-    Some((fresh, set_cookie))
+    (fresh, Some(set_cookie))
 }
 
 /// The reply to a request without a live session: 401 for upgrades and JSON

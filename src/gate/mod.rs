@@ -158,16 +158,12 @@ impl Gate {
         match authenticate(app, headers, now).await {
             Ok(Auth::Valid(claims)) => {
                 // An upgrade's 101 is no place for a cookie; its next page view is.
-                let refreshed = (!is_upgrade(headers))
-                    .then(|| refresh(app, &req, &claims, now))
-                    .flatten();
-                let claims = match refreshed {
-                    Some((fresh, set_cookie)) => {
-                        ctx.set_cookie = Some(set_cookie);
-                        fresh
-                    }
-                    None => claims,
+                let (claims, set_cookie) = if is_upgrade(headers) {
+                    (claims, None)
+                } else {
+                    refresh(app, &req, claims, now)
                 };
+                ctx.set_cookie = set_cookie;
                 ctx.forward = Some((req, claims));
                 None
             }

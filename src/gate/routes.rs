@@ -25,7 +25,6 @@ use time::OffsetDateTime;
 use super::auth::{authenticate, refresh, unauthenticated, Auth};
 use super::reply::Reply;
 use super::request::{encode, wants_json, RequestInfo};
-use crate::access::Person;
 use crate::app::App;
 use crate::audit::{AuditEvent, AuditKind};
 use crate::login::page::{error_page, login_page as render_login, ProviderButton};
@@ -239,12 +238,7 @@ async fn callback(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -
             return provider_error_page(req, provider.display_name(), &e).cookie(clear_pkce);
         }
     };
-    let person = Person {
-        email: identity.email.as_deref(),
-        email_verified: identity.email_verified,
-        groups: &identity.groups,
-    };
-    if let Err(denial) = app.access.check(&person) {
+    if let Err(denial) = app.access.check(&identity.person()) {
         app.audit.emit(
             AuditEvent::new(AuditKind::AccessDenied, req.client_ip)
                 .provider(provider_id)
@@ -410,10 +404,7 @@ fn providers(app: &App, req: &RequestInfo) -> Reply {
 async fn me(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -> Reply {
     match authenticate(app, headers, now).await {
         Ok(Auth::Valid(c)) => {
-            let (c, set_cookie) = match refresh(app, req, &c, now) {
-                Some((fresh, set_cookie)) => (fresh, Some(set_cookie)),
-                None => (c, None),
-            };
+            let (c, set_cookie) = refresh(app, req, c, now);
             let expires_at = OffsetDateTime::from_unix_timestamp(c.exp)
                 .ok()
                 .and_then(|t| t.format(&Rfc3339).ok());

@@ -33,6 +33,17 @@ pub struct Identity {
     pub groups: Vec<String>,
 }
 
+impl Identity {
+    /// What `[access]` looks at.
+    pub fn person(&self) -> crate::access::Person<'_> {
+        crate::access::Person {
+            email: self.email.as_deref(),
+            email_verified: self.email_verified,
+            groups: &self.groups,
+        }
+    }
+}
+
 /// The tokens a sign-in produced. Kept (sealed, in the store) only when the
 /// provider's logout needs them; never logged, never forwarded.
 #[derive(Clone, Default, Serialize, Deserialize)]
