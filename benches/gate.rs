@@ -41,13 +41,18 @@ fn cookie_codec(c: &mut Criterion) {
     };
     let (_, sealed) = s.issue(&identity, vec![], "google", 1_700_000_000);
     let header = format!("_ga=GA1.1.123; theme=dark; portcullis_session={sealed}; other=1");
+    let origin = portcullis::public_url::RequestOrigin {
+        scheme: portcullis::public_url::Scheme::Http,
+        host: "127.0.0.1:8080".into(),
+        prefix: Prefix::default(),
+    };
     c.bench_function(
         "session cookie: read a valid cookie from a Cookie header",
-        |b| b.iter(|| s.read(black_box(Some(header.as_str())), 1_700_000_100)),
+        |b| b.iter(|| s.read(black_box(Some(header.as_bytes())), &origin, 1_700_000_100)),
     );
     c.bench_function("session cookie: reject a tampered cookie", |b| {
         let bad = header.replace(&sealed[10..14], "AAAA");
-        b.iter(|| s.read(black_box(Some(bad.as_str())), 1_700_000_100))
+        b.iter(|| s.read(black_box(Some(bad.as_bytes())), &origin, 1_700_000_100))
     });
     c.bench_function("session cookie: issue", |b| {
         b.iter(|| s.issue(black_box(&identity), vec![], "google", 1_700_000_000))

@@ -11,6 +11,7 @@ use crate::provider::http::BackChannel;
 use crate::provider::Providers;
 use crate::public_url::OriginResolver;
 use crate::session::codec::{Codec, Purpose};
+use crate::session::cookie::CookieNames;
 use crate::session::Sessions;
 use crate::store::memory::MemoryStore;
 use crate::store::Store;
@@ -31,7 +32,8 @@ pub struct App {
     pub resolver: OriginResolver,
     pub sessions: Sessions,
     pub pkce: Codec,
-    pub pkce_cookie: String,
+    /// The PKCE cookie's names (`<cookie_name>_pkce` under each shape's prefix).
+    pub pkce_cookie: CookieNames,
     /// Seals a session's IdP tokens before they go to the store.
     pub token_codec: Codec,
     pub providers: Providers,
@@ -67,7 +69,7 @@ impl App {
         }
         let token_codec = Codec::new(Purpose::Tokens, &s.secret, &s.previous_secrets);
         let pkce = Codec::new(Purpose::Pkce, &s.secret, &s.previous_secrets);
-        let pkce_cookie = format!("{}_pkce", s.cookie_name);
+        let pkce_cookie = CookieNames::new(&format!("{}_pkce", s.cookie_name));
         let backchannel = BackChannel::new().map_err(StartError::Http)?;
         let providers = Providers::from_config(
             &config.providers,
@@ -99,6 +101,11 @@ impl App {
             banner: None,
             config,
         })
+    }
+
+    /// The base names of portcullis's own cookies, all removed before forwarding.
+    pub fn own_cookies(&self) -> [&str; 2] {
+        [self.sessions.cookie_base(), self.pkce_cookie.base()]
     }
 
     /// Fetches every provider's discovery document once, so the first login is fast

@@ -14,6 +14,7 @@ pub mod demo;
 pub mod discovery;
 pub mod gate;
 pub mod live;
+pub mod logging;
 pub mod login;
 pub mod metrics;
 pub mod provider;

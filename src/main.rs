@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 
 use portcullis::app::App;
 use portcullis::audit::Audit;
-use portcullis::config::{Config, LogConfig, LogFormat};
+use portcullis::config::{Config, LogConfig};
 
 // pingora allocates and frees a 64 KiB body buffer per request on every worker
 // thread; glibc's allocator spends much of a request's time on that (lock
@@ -82,7 +82,7 @@ fn main() -> ExitCode {
         Command::Check { config } => check(&config.path),
         Command::Serve { config, upgrade } => serve(&config.path, upgrade),
         Command::Demo { port } => {
-            init_tracing(&LogConfig::default());
+            portcullis::logging::init(&LogConfig::default());
             match portcullis::demo::run(port) {
                 Ok(never) => match never {},
                 Err(e) => {
@@ -92,28 +92,6 @@ fn main() -> ExitCode {
             }
         }
     }
-}
-
-/// Operational logs on stderr: text on a terminal, JSON otherwise (or as configured);
-/// `RUST_LOG` overrides the configured level. The audit stream is separate (stdout).
-fn init_tracing(log: &LogConfig) {
-    use std::io::IsTerminal;
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&log.level));
-    let json = match log.format {
-        LogFormat::Json => true,
-        LogFormat::Text => false,
-        LogFormat::Auto => !std::io::stderr().is_terminal(),
-    };
-    // tracing-subscriber's init also bridges pingora's `log` records into tracing.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if json {
-        builder.json().flatten_event(true).try_init()
-    } else {
-        builder.try_init()
-    };
 }
 
 fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
@@ -145,7 +123,7 @@ fn serve(path: &std::path::Path, upgrade: bool) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    init_tracing(&config.log);
+    portcullis::logging::init(&config.log);
     for e in &config.provider_errors {
         tracing::error!("{e}; this provider is not offered until it is fixed");
     }

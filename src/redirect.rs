@@ -4,6 +4,12 @@
 //! leave the origin (`//host`, `/\host`, a scheme), confuse a parser (control
 //! characters, backslashes, dot segments, non-ASCII) or loop back into the login
 //! machinery (`/login`, `/auth/…`) is replaced by `/`.
+//!
+//! The path is judged as a browser resolves it: a browser treats `%2e` (any case,
+//! alone or beside a literal `.`) as a dot segment, so `/hermes/%2e%2e/other-app`
+//! leaves the prefix and `/.%2e/auth/login` lands on portcullis's own paths. Such
+//! segments are refused, and so are encoded slashes and backslashes (`%2f`,
+//! `%5c`), which servers disagree about.
 
 /// Longest `next` accepted; longer values become `/`.
 pub const MAX_NEXT_LEN: usize = 2048;
@@ -54,13 +60,18 @@ fn is_safe(raw: &str) -> bool {
         return false;
     }
     let path = raw.split(['?', '#']).next().unwrap_or(raw);
-    if path
+    let lower = path.to_ascii_lowercase();
+    if lower.contains("%2f") || lower.contains("%5c") {
+        return false;
+    }
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+    if decoded
         .split('/')
         .any(|segment| segment == "." || segment == "..")
     {
         return false;
     }
-    !(path == "/login" || path == "/auth" || path.starts_with("/auth/"))
+    !(decoded == "/login" || decoded == "/auth" || decoded.starts_with("/auth/"))
 }
 
 #[cfg(test)]
@@ -125,6 +136,47 @@ mod tests {
         assert!(!safe("/./auth/callback"));
         assert!(!safe("/a/../auth/login"));
         assert!(!safe("/.."));
+    }
+
+    #[test]
+    fn next_rejects_percent_encoded_dot_segments_in_any_case_and_mix() {
+        for raw in [
+            "/%2e%2e/other-app/admin",
+            "/hermes/%2E%2E/x",
+            "/.%2e/auth/login?provider=dev",
+            "/%2E./x",
+            "/%2e/x",
+            "/a/%2e",
+            "/a/.%2E?x=1",
+        ] {
+            assert!(!safe(raw), "{raw}");
+        }
+    }
+
+    #[test]
+    fn next_rejects_encoded_slashes_and_backslashes() {
+        for raw in ["/a%2f..%2fb", "/%2F%2Fevil.com", "/a%5c..", "/%5Cevil.com"] {
+            assert!(!safe(raw), "{raw}");
+        }
+    }
+
+    #[test]
+    fn next_rejects_encoded_login_and_auth_paths() {
+        assert!(!safe("/%61uth/logout"));
+        assert!(!safe("/log%69n"));
+    }
+
+    #[test]
+    fn next_keeps_encoded_characters_that_are_not_dots_or_slashes() {
+        assert!(safe("/files/a%20b.txt"));
+        assert!(
+            safe("/x/%2e%2ex"),
+            "a segment that is more than dots is a name"
+        );
+        assert!(
+            safe("/search?q=%2e%2e%2f"),
+            "the query is not resolved as a path"
+        );
     }
 
     #[test]

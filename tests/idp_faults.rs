@@ -170,6 +170,26 @@ async fn a_rotated_signing_key_is_fetched_on_the_next_login() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_key_replaced_under_the_same_kid_is_refetched_after_a_signature_failure() {
+    let world = World::new().await;
+    let proxy = Proxy::start(&world.config("", "")).await;
+    let mut first = Browser::new();
+    assert_eq!(
+        first.sign_in(&proxy, "/", "ada@example.com").await.status,
+        302
+    );
+    world.idp.rekey_same_kid().unwrap();
+    let mut second = Browser::new();
+    let r = second.sign_in(&proxy, "/", "ada@example.com").await;
+    assert_eq!(
+        r.status, 302,
+        "a signature failure refetches the JWKS once: {}",
+        r.body
+    );
+    assert!(second.get(&proxy.url("/api/echo")).await.status == 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn existing_sessions_keep_working_while_the_idp_is_down() {
     let world = World::new().await;
     let proxy = Proxy::start(&world.config("", "")).await;

@@ -77,8 +77,13 @@ proptest! {
             "s".into(),
         );
         let encoded = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &bytes);
+        let plain_http = portcullis::public_url::RequestOrigin {
+            scheme: portcullis::public_url::Scheme::Http,
+            host: "127.0.0.1".into(),
+            prefix: portcullis::public_url::Prefix::default(),
+        };
         for value in [raw.as_str(), encoded.as_str()] {
-            let read = sessions.read(Some(&format!("s={value}")), 0);
+            let read = sessions.read(Some(format!("s={value}").as_bytes()), &plain_http, 0);
             prop_assert!(!matches!(read, SessionRead::Valid(_)));
         }
     }

@@ -5,20 +5,64 @@
 
 use super::ConfigError;
 
-/// Replaces `${NAME}` in every string of `value` by the environment variable NAME.
-/// `key` is the dotted path of `value`, used to name the key in errors.
+/// The environment values that went into the config, so that no error message
+/// ever shows one: an operator's `${VAR}` may hold a secret, and a bad value is
+/// named by its key and variable instead.
+#[derive(Debug, Default)]
+pub struct Substitutions(Vec<(String, String)>);
+
+impl Substitutions {
+    /// `message` with every interpolated value replaced by `${NAME}`.
+    pub fn redact(&self, message: &str) -> String {
+        let mut out = message.to_string();
+        // Longest first, so a value holding another is replaced whole.
+        let mut subs: Vec<&(String, String)> =
+            self.0.iter().filter(|(_, v)| !v.is_empty()).collect();
+        subs.sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));
+        for (name, value) in subs {
+            let var = format!("${{{name}}}");
+            for (open, close) in [("`", "`"), ("\"", "\""), ("'", "'")] {
+                out = out.replace(
+                    &format!("{open}{value}{close}"),
+                    &format!("{open}{var}{close}"),
+                );
+            }
+            // A short bare value ("1", "on") could be part of the message's own
+            // words; only quoted forms are replaced for those.
+            if value.len() >= 4 {
+                out = out.replace(value.as_str(), &var);
+            }
+        }
+        out
+    }
+}
+
+/// Replaces `${NAME}` in every string of `value` by the environment variable NAME,
+/// and returns what was put in, for [`Substitutions::redact`]. `key` is the dotted
+/// path of `value`, used to name the key in errors.
 pub fn interpolate(
     value: &mut toml::Value,
     key: &str,
     env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Substitutions, ConfigError> {
+    let mut subs = Substitutions::default();
+    walk(value, key, env, &mut subs)?;
+    Ok(subs)
+}
+
+fn walk(
+    value: &mut toml::Value,
+    key: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    subs: &mut Substitutions,
 ) -> Result<(), ConfigError> {
     match value {
         toml::Value::String(s) if s.contains("${") => {
-            *s = substitute(s, key, env)?;
+            *s = substitute(s, key, env, subs)?;
         }
         toml::Value::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
-                interpolate(item, &format!("{key}[{i}]"), env)?;
+                walk(item, &format!("{key}[{i}]"), env, subs)?;
             }
         }
         toml::Value::Table(table) => {
@@ -28,7 +72,7 @@ pub fn interpolate(
                 } else {
                     format!("{key}.{k}")
                 };
-                interpolate(v, &path, env)?;
+                walk(v, &path, env, subs)?;
             }
         }
         _ => {}
@@ -40,6 +84,7 @@ fn substitute(
     input: &str,
     key: &str,
     env: &dyn Fn(&str) -> Option<String>,
+    subs: &mut Substitutions,
 ) -> Result<String, ConfigError> {
     let mut out = String::with_capacity(input.len());
     let mut rest = input;
@@ -63,7 +108,10 @@ fn substitute(
             ));
         }
         match env(name) {
-            Some(v) => out.push_str(&v),
+            Some(v) => {
+                out.push_str(&v);
+                subs.0.push((name.to_string(), v));
+            }
             None => {
                 return Err(ConfigError::UnsetVariable {
                     name: name.to_string(),
@@ -118,6 +166,16 @@ mod tests {
         assert!(run("${1A}").is_err());
         assert!(run("${}").is_err());
         assert!(run("${A-B}").is_err());
+    }
+
+    #[test]
+    fn redact_names_the_variable_instead_of_its_value() {
+        let mut v: toml::Value = toml::from_str("a = \"${A}\"\nb = \"x-${A}\"\n").unwrap();
+        let subs = interpolate(&mut v, "", &env).unwrap();
+        assert_eq!(
+            subs.redact("`alpha` is not a URL; got \"x-alpha\""),
+            "`${A}` is not a URL; got \"x-${A}\""
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use url::Url;
 
-use crate::public_url::{HostPattern, PublicUrl};
+use crate::public_url::{HostPattern, Prefix, PublicUrl};
 use crate::secret::Secret;
 use file::FileConfig;
 use provider::validate_provider;
@@ -27,6 +27,8 @@ pub use provider::{
 
 /// Shortest `session.secret` accepted, in bytes.
 pub const MIN_SECRET_LEN: usize = 32;
+/// Fewer distinct characters than this is plainly not random (`aaaa…`, `abab…`).
+pub const MIN_SECRET_DISTINCT: usize = 16;
 /// The environment variable that, when non-empty, overrides `server.public_url`.
 pub const PUBLIC_URL_ENV: &str = "PORTCULLIS_PUBLIC_URL";
 
@@ -38,8 +40,13 @@ pub enum ConfigError {
         path: String,
         source: std::io::Error,
     },
-    #[error("config is not valid TOML: {0}")]
-    Syntax(String),
+    /// Only where, never the line itself: it may hold a secret.
+    #[error("not valid TOML at line {line}, column {column}: {message}")]
+    Syntax {
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("`{key}`: {message}")]
     Invalid { key: String, message: String },
     #[error("`{key}` uses ${{{name}}}, but the environment variable {name} is not set; set it (for Fly: `fly secrets set {name}=…`) or write the value in the file")]
@@ -54,6 +61,41 @@ impl ConfigError {
             key: key.to_string(),
             message: message.into(),
         }
+    }
+
+    /// The same error with every value that came from the environment replaced
+    /// by its `${NAME}`.
+    fn redacted(self, subs: &interpolate::Substitutions) -> Self {
+        match self {
+            Self::Invalid { key, message } => Self::Invalid {
+                key,
+                message: subs.redact(&message),
+            },
+            Self::NoUsableProvider(errors) => Self::NoUsableProvider(
+                errors
+                    .into_iter()
+                    .map(|e| ProviderError {
+                        reason: subs.redact(&e.reason),
+                        ..e
+                    })
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+}
+
+/// Where a TOML syntax error is, and what toml says of it, without the source
+/// line that toml's own message quotes.
+fn syntax_error(text: &str, e: &toml::de::Error) -> ConfigError {
+    let offset = e.span().map_or(0, |s| s.start).min(text.len());
+    let before = text.get(..offset).unwrap_or("");
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    ConfigError::Syntax {
+        line,
+        column,
+        message: e.message().trim().replace('\n', "; "),
     }
 }
 
@@ -141,6 +183,10 @@ pub struct UpstreamConfig {
     pub authority: String,
     /// `http://authority`, sent as `Origin` in place of the public origin.
     pub origin: String,
+    /// The path of `url` (empty, or `/segment…` without a trailing `/`): it takes
+    /// the public prefix's place in the path the upstream sees, as nginx's
+    /// `proxy_pass http://host/path/` does.
+    pub base_path: String,
     pub preserve_host: bool,
 }
 
@@ -190,23 +236,35 @@ impl Config {
 
     /// Parses and validates config text, reading `${NAME}` from `env`.
     pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let mut value: toml::Value =
-            toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
-        interpolate::interpolate(&mut value, "", env)?;
-        let file: FileConfig = serde_path_to_error::deserialize(value).map_err(|e| {
-            let key = e.path().to_string();
-            ConfigError::invalid(
-                if key == "." { "(top level)" } else { &key },
-                format!(
-                    "{}; see config/portcullis.example.toml for every key",
+        let mut value: toml::Value = toml::from_str(text).map_err(|e| syntax_error(text, &e))?;
+        let subs = interpolate::interpolate(&mut value, "", env)?;
+        let file: Result<FileConfig, ConfigError> = serde_path_to_error::deserialize(value)
+            .map_err(|e| {
+                let key = e.path().to_string();
+                let message = if key.contains("secret") {
+                    // serde quotes the value it could not take; this one is a secret.
+                    "has the wrong type: write a string such as \"${PORTCULLIS_SESSION_SECRET}\""
+                        .to_string()
+                } else {
                     e.into_inner()
                         .to_string()
                         .trim_end_matches(" in `(top level)`")
-                ),
-            )
-        })?;
+                        .to_string()
+                };
+                ConfigError::invalid(
+                    if key == "." { "(top level)" } else { &key },
+                    format!("{message}; see config/portcullis.example.toml for every key"),
+                )
+            });
         let public_url_override = env(PUBLIC_URL_ENV).filter(|v| !v.trim().is_empty());
-        Self::validate(file, public_url_override)
+        file.and_then(|file| Self::validate(file, public_url_override))
+            .map(|mut config| {
+                for e in &mut config.provider_errors {
+                    e.reason = subs.redact(&e.reason);
+                }
+                config
+            })
+            .map_err(|e| e.redacted(&subs))
     }
 
     fn validate(
@@ -436,12 +494,21 @@ fn validate_upstream(u: file::UpstreamFile) -> Result<UpstreamConfig, ConfigErro
     let host = url
         .host_str()
         .ok_or_else(|| ConfigError::invalid(KEY, "has no host"))?;
-    if url.path() != "/" || url.query().is_some() {
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
         return Err(ConfigError::invalid(
             KEY,
-            "must be scheme, host and port only (no path or query)",
+            "must be scheme, host, port and an optional path (no query, fragment or user)",
         ));
     }
+    let base_path = Prefix::parse(url.path())
+        .ok_or_else(|| {
+            ConfigError::invalid(
+                KEY,
+                "has a path that is not `/segment/segment` of URL-safe characters; write e.g. \"http://127.0.0.1:8888/jupyter\"",
+            )
+        })?
+        .as_str()
+        .to_string();
     let port = url.port_or_known_default().unwrap_or(80);
     let authority = match url.port() {
         Some(p) => format!("{host}:{p}"),
@@ -452,18 +519,30 @@ fn validate_upstream(u: file::UpstreamFile) -> Result<UpstreamConfig, ConfigErro
         origin: format!("http://{authority}"),
         authority,
         url,
+        base_path,
         preserve_host: u.preserve_host,
     })
 }
 
 fn validate_session(s: file::SessionFile) -> Result<SessionConfig, ConfigError> {
     let check = |key: &str, secret: &str| {
+        let distinct = secret
+            .chars()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
         if secret.len() < MIN_SECRET_LEN {
             Err(ConfigError::invalid(
                 key,
                 format!(
                     "is {} bytes; at least {MIN_SECRET_LEN} are needed. Make one with `portcullis secret`",
                     secret.len()
+                ),
+            ))
+        } else if distinct < MIN_SECRET_DISTINCT {
+            Err(ConfigError::invalid(
+                key,
+                format!(
+                    "has only {distinct} distinct characters, so it is plainly not random (at least {MIN_SECRET_DISTINCT} are needed). Make one with `portcullis secret`"
                 ),
             ))
         } else {

@@ -165,6 +165,17 @@ impl DevIdp {
         Ok(())
     }
 
+    /// Replaces the signing key but keeps its `kid`, as some IdPs do when they
+    /// re-key: a cached JWKS then holds a stale key under the right id.
+    pub fn rekey_same_kid(&self) -> Result<(), String> {
+        let mut fresh = SigningKey::generate()?;
+        if let Ok(mut key) = self.inner.key.write() {
+            fresh.kid = key.kid.clone();
+            *key = fresh;
+        }
+        Ok(())
+    }
+
     /// The `redirect_uri` of every authorization request so far.
     pub fn seen_redirect_uris(&self) -> Vec<String> {
         self.inner

@@ -5,10 +5,11 @@ use http::HeaderMap;
 use serde_json::json;
 
 use super::reply::Reply;
-use super::request::{is_upgrade, wants_json, RequestInfo};
+use super::request::{is_script_request, is_upgrade, wants_json, RequestInfo};
 use crate::app::App;
 use crate::audit::{AuditEvent, AuditKind};
-use crate::session::{cookie, SessionClaims, SessionRead};
+use crate::public_url::RequestOrigin;
+use crate::session::{cookie, SessionClaims};
 
 /// The outcome of authenticating a request.
 #[derive(Debug)]
@@ -20,26 +21,44 @@ pub enum Auth {
     Dead(&'static str),
 }
 
-/// Reads and checks the session. A store failure is an error reply (503): fail closed.
-pub async fn authenticate(app: &App, headers: &HeaderMap, now: i64) -> Result<Auth, Reply> {
-    let header = cookie::header(headers);
-    let claims = match app.sessions.read(header.as_deref(), now) {
-        SessionRead::Absent => return Ok(Auth::Absent),
-        SessionRead::Invalid => return Ok(Auth::Dead("invalid_or_expired")),
-        SessionRead::Valid(c) => c,
+/// Reads and checks the session. Only the cookie name the request's shape writes
+/// is read (see [`cookie`]); when it comes several times (a sibling host may set
+/// a `__Secure-` one), the first value that is authentic, unexpired, unrevoked and
+/// still allowed wins, so a tossed revoked copy never evicts the real one. A store
+/// failure is an error reply (503): fail closed.
+pub async fn authenticate(
+    app: &App,
+    origin: &RequestOrigin,
+    headers: &HeaderMap,
+    now: i64,
+) -> Result<Auth, Reply> {
+    let Some(header) = cookie::header(headers) else {
+        return Ok(Auth::Absent);
     };
-    match app.store.is_session_revoked(&claims.sid).await {
-        Ok(true) => return Ok(Auth::Dead("revoked")),
-        Ok(false) => {}
-        Err(e) => {
-            tracing::error!(error = %e, "cannot check session revocation; refusing the request");
-            return Err(Reply::text(503, "Service temporarily unavailable\n"));
+    let mut dead = None;
+    for value in cookie::values(&header, app.sessions.cookie_name(origin)) {
+        let Some(claims) = app.sessions.open(value, now) else {
+            dead.get_or_insert("invalid_or_expired");
+            continue;
+        };
+        match app.store.is_session_revoked(&claims.sid).await {
+            Ok(true) => {
+                dead = Some("revoked");
+                continue;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "cannot check session revocation; refusing the request");
+                return Err(Reply::text(503, "Service temporarily unavailable\n"));
+            }
         }
+        if app.access.check(&claims.person()).is_err() {
+            dead = Some("no_longer_allowed");
+            continue;
+        }
+        return Ok(Auth::Valid(claims));
     }
-    if app.access.check(&claims.person()).is_err() {
-        return Ok(Auth::Dead("no_longer_allowed"));
-    }
-    Ok(Auth::Valid(claims))
+    Ok(dead.map_or(Auth::Absent, Auth::Dead))
 }
 
 /// The claims to go on with, and with sliding sessions, when the session is due
@@ -73,19 +92,20 @@ pub fn unauthenticated(app: &App, req: &RequestInfo, headers: &HeaderMap, auth: 
         _ => false,
     };
     let login_url = req.login_url();
-    let reply = if is_upgrade(headers) || wants_json(&req.path, headers) {
-        let error = if dead {
-            "session_expired"
+    let reply =
+        if is_upgrade(headers) || wants_json(&req.path, headers) || is_script_request(headers) {
+            let error = if dead {
+                "session_expired"
+            } else {
+                "unauthenticated"
+            };
+            Reply::json(
+                401,
+                &json!({"error": error, "detail": "Unauthorized", "login_url": login_url}),
+            )
         } else {
-            "unauthenticated"
+            Reply::redirect(login_url)
         };
-        Reply::json(
-            401,
-            &json!({"error": error, "detail": "Unauthorized", "login_url": login_url}),
-        )
-    } else {
-        Reply::redirect(login_url)
-    };
     if dead {
         reply.cookie(cookie::clear_cookie(
             app.sessions.cookie_base(),

@@ -9,24 +9,20 @@ use pingora::prelude::*;
 
 use super::request::RequestInfo;
 use crate::app::App;
+use crate::config::UpstreamConfig;
 use crate::session::{cookie, SessionClaims};
 
-/// Headers a client might send to impersonate someone or spoof its route; they are
-/// removed before portcullis sets its own.
-const SPOOFABLE: &[&str] = &[
-    "x-forwarded-user",
-    "x-forwarded-email",
-    "x-forwarded-preferred-username",
-    "x-forwarded-groups",
-    "x-forwarded-access-token",
-    "x-forwarded-for",
-    "x-forwarded-proto",
-    "x-forwarded-host",
-    "x-forwarded-prefix",
-    "x-forwarded-port",
-    "x-real-ip",
-    "forwarded",
-];
+/// Whether a client-sent request header is one portcullis alone may set, or could
+/// be read as one: every `X-Forwarded-*`, `Forwarded` and `X-Real-IP`, and every
+/// name holding `_`, which CGI-style servers (Python's `wsgiref`, PHP) read as `-`
+/// (`X_Forwarded_User` becomes `HTTP_X_FORWARDED_USER`). nginx drops the last
+/// kind by default (`underscores_in_headers off`).
+fn is_spoofable(name: &str) -> bool {
+    name.contains('_')
+        || name.starts_with("x-forwarded-")
+        || name == "forwarded"
+        || name == "x-real-ip"
+}
 
 /// Rewrites `upstream` (a copy of the client's request) for the upstream.
 pub fn rewrite(
@@ -42,9 +38,15 @@ pub fn rewrite(
         .filter_map(|v| v.to_str().ok())
         .collect::<Vec<_>>()
         .join(", ");
-    for name in SPOOFABLE {
-        if upstream.headers.contains_key(*name) {
-            upstream.remove_header(*name);
+    if upstream.headers.keys().any(|n| is_spoofable(n.as_str())) {
+        let spoofable: Vec<_> = upstream
+            .headers
+            .keys()
+            .filter(|n| is_spoofable(n.as_str()))
+            .cloned()
+            .collect();
+        for name in spoofable {
+            upstream.remove_header(&name);
         }
     }
 
@@ -79,20 +81,23 @@ pub fn rewrite(
     if same_origin {
         upstream.insert_header("origin", upstream_cfg.origin.as_str())?;
     }
+    let referer = upstream
+        .headers
+        .get("referer")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| upstream_referer(req, upstream_cfg, r));
+    if let Some(referer) = referer {
+        upstream.insert_header("referer", referer)?;
+    }
 
-    let stripped = cookie::header(&upstream.headers)
-        .map(|c| cookie::strip(&c, &[app.sessions.cookie_base(), &app.pkce_cookie]));
-    if let Some(kept) = stripped {
+    if let Some(kept) = cookie::strip(&upstream.headers, &app.own_cookies()) {
         upstream.remove_header("cookie");
         if let Some(kept) = kept {
             upstream.insert_header("cookie", kept)?;
         }
     }
 
-    let path_and_query = match &req.query {
-        Some(q) => format!("{}?{q}", req.path),
-        None => req.path.clone(),
-    };
+    let path_and_query = upstream_target(&upstream_cfg.base_path, &req.path, req.query.as_deref());
     if upstream.uri.path_and_query().map(|p| p.as_str()) != Some(path_and_query.as_str()) {
         let uri: Uri = path_and_query
             .parse()
@@ -100,6 +105,44 @@ pub fn rewrite(
         upstream.set_uri(uri);
     }
     Ok(())
+}
+
+/// The request target the upstream sees: `base_path` (the path of `upstream.url`)
+/// in the public prefix's place, then the query.
+fn upstream_target(base_path: &str, path: &str, query: Option<&str>) -> String {
+    let mut target =
+        String::with_capacity(base_path.len() + path.len() + query.map_or(0, |q| q.len() + 1));
+    target.push_str(base_path);
+    target.push_str(path);
+    if let Some(q) = query {
+        target.push('?');
+        target.push_str(q);
+    }
+    target
+}
+
+/// A `Referer` on the dashboard's public origin, as the upstream would have seen
+/// it had it been reached directly: its origin the upstream's, its path mapped as
+/// the request's is, its query kept. `None` for any other `Referer` (passed on
+/// untouched).
+fn upstream_referer(req: &RequestInfo, upstream: &UpstreamConfig, referer: &str) -> Option<String> {
+    let (scheme, rest) = referer.split_once("://")?;
+    let split = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, target) = rest.split_at(split);
+    if !req
+        .origin
+        .is_same_origin(&format!("{scheme}://{authority}"))
+    {
+        return None;
+    }
+    let target = target.split('#').next().unwrap_or("");
+    let (path, query) = match target.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (target, None),
+    };
+    let path = if path.is_empty() { "/" } else { path };
+    let mapped = upstream_target(&upstream.base_path, req.origin.prefix.strip(path), query);
+    Some(format!("{}{mapped}", upstream.origin))
 }
 
 /// Identity values come from the IdP; refuse any that could not be a header value

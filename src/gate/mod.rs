@@ -155,7 +155,7 @@ impl Gate {
                 &serde_json::json!({"error": "origin_not_allowed", "detail": "Unauthorized", "login_url": req.login_url()}),
             ));
         }
-        match authenticate(app, headers, now).await {
+        match authenticate(app, &req.origin, headers, now).await {
             Ok(Auth::Valid(claims)) => {
                 // An upgrade's 101 is no place for a cookie; its next page view is.
                 let (claims, set_cookie) = if is_upgrade(headers) {
@@ -321,6 +321,18 @@ impl ProxyHttp for Gate {
             error_code: code,
             can_reuse_downstream: false,
         }
+    }
+
+    /// What pingora's own error lines (`Fail to proxy: …`) say of the request: its
+    /// method, path and host, never its query (a ticket, an OAuth code or state).
+    fn request_summary(&self, session: &Session, _ctx: &Self::CTX) -> String {
+        let header = session.req_header();
+        let host = header
+            .headers
+            .get(http::header::HOST)
+            .map(|h| String::from_utf8_lossy(h.as_bytes()))
+            .unwrap_or_default();
+        format!("{} {}, Host: {host}", header.method, header.uri.path())
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut Self::CTX) {

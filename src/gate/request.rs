@@ -21,9 +21,15 @@ pub struct RequestInfo {
 }
 
 impl RequestInfo {
-    /// The validated `next` for sending this request's path back after login.
+    /// The validated `next` for sending this request's path back after login. A
+    /// `ticket` parameter is left out: a refused WebSocket ticket must not be
+    /// echoed into a `login_url`.
     pub fn next(&self) -> SafeNext {
-        match &self.query {
+        match self
+            .query
+            .as_deref()
+            .and_then(|q| without_param(q, "ticket"))
+        {
             Some(q) => SafeNext::parse(&format!("{}?{q}", self.path)),
             None => SafeNext::parse(&self.path),
         }
@@ -73,6 +79,18 @@ pub fn wants_json(path: &str, headers: &HeaderMap) -> bool {
             .iter()
             .filter_map(|v| v.to_str().ok())
             .any(|v| v.contains("application/json"))
+}
+
+/// Whether a browser marks the request as a script's (`fetch`, XHR, an image or
+/// a stylesheet) rather than a page navigation: `Sec-Fetch-Mode` other than
+/// `navigate`, or `X-Requested-With`. Such a request cannot show a login page, so
+/// without a session it gets 401 JSON, not a redirect (JupyterLab's `fetch` calls
+/// send `Accept: */*`).
+pub fn is_script_request(headers: &HeaderMap) -> bool {
+    headers.contains_key("x-requested-with")
+        || headers
+            .get("sec-fetch-mode")
+            .is_some_and(|m| !m.as_bytes().eq_ignore_ascii_case(b"navigate"))
 }
 
 /// Whether this is a WebSocket (or other protocol) upgrade.
@@ -204,6 +222,45 @@ mod tests {
             without_param("tickets=1", "ticket").as_deref(),
             Some("tickets=1")
         );
+    }
+
+    #[test]
+    fn script_requests_are_told_apart_from_navigations() {
+        assert!(is_script_request(&headers(&[("sec-fetch-mode", "cors")])));
+        assert!(is_script_request(&headers(&[(
+            "sec-fetch-mode",
+            "no-cors"
+        )])));
+        assert!(is_script_request(&headers(&[(
+            "x-requested-with",
+            "XMLHttpRequest"
+        )])));
+        assert!(!is_script_request(&headers(&[(
+            "sec-fetch-mode",
+            "navigate"
+        )])));
+        assert!(
+            !is_script_request(&HeaderMap::new()),
+            "curl and old browsers navigate"
+        );
+    }
+
+    #[test]
+    fn a_refused_ticket_is_not_echoed_into_the_login_url() {
+        let req = RequestInfo {
+            peer: None,
+            client_ip: None,
+            peer_trusted: false,
+            origin: origin(),
+            path: "/ws".into(),
+            query: Some("x=1&ticket=SECRETTICKET&y=2".into()),
+        };
+        assert_eq!(req.login_url(), "/hermes/login?next=%2Fws%3Fx%3D1%26y%3D2");
+        let only = RequestInfo {
+            query: Some("ticket=SECRETTICKET".into()),
+            ..req
+        };
+        assert_eq!(only.login_url(), "/hermes/login?next=%2Fws");
     }
 
     #[test]

@@ -138,7 +138,7 @@ async fn start_login(app: &App, req: &RequestInfo, now: i64) -> Reply {
     app.audit
         .emit(AuditEvent::new(AuditKind::LoginStart, req.client_ip).provider(provider.id()));
     Reply::redirect(url.to_string()).cookie(cookie::set_cookie(
-        &app.pkce_cookie,
+        app.pkce_cookie.base(),
         &req.origin,
         &app.pkce.seal(&pending),
         std::time::Duration::from_secs(PKCE_COOKIE_TTL_SECS),
@@ -163,9 +163,9 @@ fn provider_error_page(req: &RequestInfo, name: &str, e: &ProviderError) -> Repl
 }
 
 async fn callback(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -> Reply {
-    let clear_pkce = cookie::clear_cookie(&app.pkce_cookie, &req.origin);
+    let clear_pkce = cookie::clear_cookie(app.pkce_cookie.base(), &req.origin);
     let cookies = cookie::header(headers).unwrap_or_default();
-    let pending = cookie::values(&cookies, &app.pkce_cookie)
+    let pending = cookie::values(&cookies, app.pkce_cookie.for_origin(&req.origin))
         .filter_map(|v| app.pkce.open::<PendingLogin>(v))
         .find(|p| p.exp > now);
     let fail = |reason: &str, provider: Option<&str>| {
@@ -294,7 +294,8 @@ async fn logout(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -> 
     let cookie_header = cookie::header(headers);
     let mut idp_logout_url = None;
     if let crate::session::SessionRead::Valid(claims) =
-        app.sessions.read(cookie_header.as_deref(), now)
+        app.sessions
+            .read(cookie_header.as_deref(), &req.origin, now)
     {
         let until = app.sessions.horizon(&claims);
         if let Err(e) = app.store.revoke_session(&claims.sid, until).await {
@@ -326,7 +327,7 @@ async fn logout(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -> 
             app.sessions.cookie_base(),
             &req.origin,
         ))
-        .cookie(cookie::clear_cookie(&app.pkce_cookie, &req.origin))
+        .cookie(cookie::clear_cookie(app.pkce_cookie.base(), &req.origin))
 }
 
 /// The IdP side of a logout, per the provider's config: token revocation runs in
@@ -402,7 +403,7 @@ fn providers(app: &App, req: &RequestInfo) -> Reply {
 }
 
 async fn me(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -> Reply {
-    match authenticate(app, headers, now).await {
+    match authenticate(app, &req.origin, headers, now).await {
         Ok(Auth::Valid(c)) => {
             let (c, set_cookie) = refresh(app, req, c, now);
             let expires_at = OffsetDateTime::from_unix_timestamp(c.exp)
@@ -429,7 +430,7 @@ async fn me(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -> Repl
 }
 
 async fn ws_ticket(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -> Reply {
-    let claims = match authenticate(app, headers, now).await {
+    let claims = match authenticate(app, &req.origin, headers, now).await {
         Ok(Auth::Valid(c)) => c,
         Ok(auth) => return unauthenticated(app, req, headers, &auth),
         Err(reply) => return reply,

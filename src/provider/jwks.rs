@@ -1,7 +1,8 @@
 //! A provider's signing keys (JWKS), fetched on first use and refetched when a
-//! token names a key id the cache does not hold (key rotation). Refetches happen at
-//! most once per [`REFRESH_MIN_INTERVAL`], so a stream of forged `kid`s cannot turn
-//! portcullis into a JWKS-fetching loop.
+//! token names a key id the cache does not hold (key rotation), or when a
+//! signature fails to verify with the cached key (an IdP that re-keys under the
+//! same `kid`). Refetches happen at most once per [`REFRESH_MIN_INTERVAL`], so a
+//! stream of forged tokens cannot turn portcullis into a JWKS-fetching loop.
 
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -55,16 +56,7 @@ impl JwksCache {
             return Ok(key);
         }
         if self.may_refresh() {
-            let raw: RawJwks = http.get_json(uri, None).await?;
-            // Keys of kinds this library cannot parse are skipped, not fatal.
-            let keys: Vec<Jwk> = raw
-                .keys
-                .into_iter()
-                .filter_map(|k| serde_json::from_value(k).ok())
-                .collect();
-            if let Ok(mut slot) = self.keys.write() {
-                *slot = Arc::new(keys);
-            }
+            self.fetch(http, uri).await?;
             if let Some(key) = self.find(kid, alg)? {
                 return Ok(key);
             }
@@ -73,6 +65,37 @@ impl JwksCache {
             "no signing key for kid {:?} and {alg:?} in the provider's JWKS",
             kid.unwrap_or("(none)")
         )))
+    }
+
+    /// After a signature failed with the cached key: the key fetched anew, when
+    /// the rate limit allows a fetch and the fresh JWKS holds a fitting key; `None`
+    /// otherwise (the failure stands).
+    pub async fn refetched_key_for(
+        &self,
+        http: &BackChannel,
+        uri: &str,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Result<Option<DecodingKey>, ProviderError> {
+        if !self.may_refresh() {
+            return Ok(None);
+        }
+        self.fetch(http, uri).await?;
+        self.find(kid, alg)
+    }
+
+    async fn fetch(&self, http: &BackChannel, uri: &str) -> Result<(), ProviderError> {
+        let raw: RawJwks = http.get_json(uri, None).await?;
+        // Keys of kinds this library cannot parse are skipped, not fatal.
+        let keys: Vec<Jwk> = raw
+            .keys
+            .into_iter()
+            .filter_map(|k| serde_json::from_value(k).ok())
+            .collect();
+        if let Ok(mut slot) = self.keys.write() {
+            *slot = Arc::new(keys);
+        }
+        Ok(())
     }
 
     /// The first load always happens; refetches are rate-limited.

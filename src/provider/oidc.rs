@@ -10,6 +10,7 @@
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
+use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{decode, decode_header, Validation};
 use serde::Deserialize;
 use url::Url;
@@ -176,7 +177,23 @@ impl OidcProvider {
         validation.set_audience(&[self.info.client.id.as_str()]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
         validation.leeway = LEEWAY_SECS;
-        let doc = decode::<serde_json::Value>(token, &key, &validation)
+        let mut decoded = decode::<serde_json::Value>(token, &key, &validation);
+        if matches!(&decoded, Err(e) if *e.kind() == ErrorKind::InvalidSignature) {
+            // The IdP may have re-keyed under the same `kid`: look once more.
+            let fresh = self
+                .jwks
+                .refetched_key_for(
+                    &self.http,
+                    &meta.jwks_uri,
+                    header.kid.as_deref(),
+                    header.alg,
+                )
+                .await?;
+            if let Some(fresh) = fresh {
+                decoded = decode::<serde_json::Value>(token, &fresh, &validation);
+            }
+        }
+        let doc = decoded
             .map_err(|e| ProviderError::Invalid(format!("ID token rejected: {:?}", e.kind())))?
             .claims;
         let claims: IdTokenClaims = serde_json::from_value(doc.clone())

@@ -6,12 +6,21 @@
 //! | https, prefix `/p` | `__Secure-<base>` | Secure; Path=/p         |
 //! | plain http         | `<base>`          | Path=/ or the prefix    |
 //!
-//! Always HttpOnly and SameSite=Lax. Readers accept all three names, so a
-//! deployment that changes shape keeps its sessions.
+//! Always HttpOnly and SameSite=Lax. A reader accepts only the name the request's
+//! shape writes: on https the plain name is never read (a cookie set over plain
+//! http, or by a sibling host, must not stand in for the session: cookie tossing),
+//! and at the https root only `__Host-`. A deployment that changes shape asks
+//! people to sign in again.
+//!
+//! The `Cookie` header is read as bytes: a neighbouring cookie that is not ASCII
+//! (`pref=José`) neither hides the session nor keeps portcullis's own cookies from
+//! being removed before the upstream sees the header.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use cookie::{Cookie, SameSite};
+use http::HeaderValue;
 
 use crate::public_url::{RequestOrigin, Scheme};
 
@@ -20,10 +29,39 @@ const SECURE_PREFIX: &str = "__Secure-";
 
 /// The cookie name for `base` on this origin.
 pub fn cookie_name(base: &str, origin: &RequestOrigin) -> String {
-    match (origin.scheme, origin.prefix.is_empty()) {
-        (Scheme::Https, true) => format!("{HOST_PREFIX}{base}"),
-        (Scheme::Https, false) => format!("{SECURE_PREFIX}{base}"),
-        (Scheme::Http, _) => base.to_string(),
+    CookieNames::new(base).for_origin(origin).to_string()
+}
+
+/// The three names of one cookie, made once so the per-request read allocates
+/// nothing.
+#[derive(Debug, Clone)]
+pub struct CookieNames {
+    host: String,
+    secure: String,
+    plain: String,
+}
+
+impl CookieNames {
+    pub fn new(base: &str) -> Self {
+        Self {
+            host: format!("{HOST_PREFIX}{base}"),
+            secure: format!("{SECURE_PREFIX}{base}"),
+            plain: base.to_string(),
+        }
+    }
+
+    /// The one name this origin writes, and so the only one read from it.
+    pub fn for_origin(&self, origin: &RequestOrigin) -> &str {
+        match (origin.scheme, origin.prefix.is_empty()) {
+            (Scheme::Https, true) => &self.host,
+            (Scheme::Https, false) => &self.secure,
+            (Scheme::Http, _) => &self.plain,
+        }
+    }
+
+    /// The base name, without `__Host-`/`__Secure-`.
+    pub fn base(&self) -> &str {
+        &self.plain
     }
 }
 
@@ -58,59 +96,98 @@ fn build(base: &str, origin: &RequestOrigin, value: &str, max_age: time::Duratio
         .to_string()
 }
 
-/// Whether `name` is `base` under any of the three naming variants.
-pub fn is_variant(name: &str, base: &str) -> bool {
-    name.strip_prefix(HOST_PREFIX)
-        .or_else(|| name.strip_prefix(SECURE_PREFIX))
-        .unwrap_or(name)
-        == base
+/// Whether `name` is `base` under any of the three naming variants: all of them
+/// are portcullis's own, and none ever reaches the upstream.
+pub fn is_variant(name: &[u8], base: &str) -> bool {
+    let unprefixed = name
+        .strip_prefix(HOST_PREFIX.as_bytes())
+        .or_else(|| name.strip_prefix(SECURE_PREFIX.as_bytes()))
+        .unwrap_or(name);
+    unprefixed == base.as_bytes()
 }
 
-/// Every `Cookie` header line of a request joined into one value (HTTP/2 and some
-/// clients split cookies over several lines); `None` when there is none.
-pub fn header(headers: &http::HeaderMap) -> Option<std::borrow::Cow<'_, str>> {
+/// Every `Cookie` header line of a request, as bytes, joined into one value
+/// (HTTP/2 and some clients split cookies over several lines); `None` when there
+/// is none.
+pub fn header(headers: &http::HeaderMap) -> Option<Cow<'_, [u8]>> {
     let mut lines = headers
         .get_all(http::header::COOKIE)
         .iter()
-        .filter_map(|v| v.to_str().ok());
+        .map(HeaderValue::as_bytes);
     let first = lines.next()?;
     match lines.next() {
-        None => Some(std::borrow::Cow::Borrowed(first)),
+        None => Some(Cow::Borrowed(first)),
         Some(second) => {
-            let mut joined = format!("{first}; {second}");
-            for more in lines {
-                joined.push_str("; ");
-                joined.push_str(more);
+            let mut joined = Vec::with_capacity(first.len() + second.len() + 2);
+            joined.extend_from_slice(first);
+            for more in std::iter::once(second).chain(lines) {
+                joined.extend_from_slice(b"; ");
+                joined.extend_from_slice(more);
             }
-            Some(std::borrow::Cow::Owned(joined))
+            Some(Cow::Owned(joined))
         }
     }
 }
 
-/// `(name, value)` pairs of a `Cookie` header.
-pub fn pairs(header: &str) -> impl Iterator<Item = (&str, &str)> {
-    header.split(';').filter_map(|part| {
-        let (name, value) = part.split_once('=')?;
-        Some((name.trim(), value.trim().trim_matches('"')))
+/// The `;`-separated parts of a `Cookie` header, trimmed, empty ones left out.
+fn parts(header: &[u8]) -> impl Iterator<Item = &[u8]> {
+    header
+        .split(|&b| b == b';')
+        .map(<[u8]>::trim_ascii)
+        .filter(|part| !part.is_empty())
+}
+
+/// `(name, value)` pairs of a `Cookie` header, whatever bytes they hold.
+pub fn pairs(header: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    parts(header).filter_map(|part| {
+        let eq = part.iter().position(|&b| b == b'=')?;
+        let (name, value) = (&part[..eq], &part[eq + 1..]);
+        Some((name.trim_ascii(), value.trim_ascii()))
     })
 }
 
-/// The values of every variant of cookie `base` in a `Cookie` header.
-pub fn values<'a>(header: &'a str, base: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-    pairs(header).filter_map(move |(n, v)| is_variant(n, base).then_some(v))
+/// The values of the cookie named exactly `name` (sealed values are ASCII; any
+/// other value cannot be ours and is skipped).
+pub fn values<'a>(header: &'a [u8], name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    pairs(header).filter_map(move |(n, v)| {
+        if n != name.as_bytes() {
+            return None;
+        }
+        let v = v
+            .strip_prefix(b"\"")
+            .and_then(|v| v.strip_suffix(b"\""))
+            .unwrap_or(v);
+        std::str::from_utf8(v).ok()
+    })
 }
 
-/// The `Cookie` header without any variant of the `bases`; `None` when nothing is left.
-pub fn strip(header: &str, bases: &[&str]) -> Option<String> {
-    let kept: Vec<&str> = header
-        .split(';')
-        .map(str::trim)
-        .filter(|part| {
-            let name = part.split_once('=').map_or(*part, |(n, _)| n.trim());
-            !part.is_empty() && !bases.iter().any(|b| is_variant(name, b))
-        })
-        .collect();
-    (!kept.is_empty()).then(|| kept.join("; "))
+/// The request's `Cookie` header without any variant of the `bases`: `None` when
+/// it holds none of them (leave the header as it is), `Some(None)` when nothing
+/// is left. The other cookies pass on byte for byte.
+pub fn strip(headers: &http::HeaderMap, bases: &[&str]) -> Option<Option<HeaderValue>> {
+    let ours = |part: &[u8]| {
+        let name = part
+            .iter()
+            .position(|&b| b == b'=')
+            .map_or(part, |eq| &part[..eq]);
+        bases.iter().any(|b| is_variant(name.trim_ascii(), b))
+    };
+    let header = header(headers)?;
+    if !parts(&header).any(ours) {
+        return None;
+    }
+    let mut kept = Vec::with_capacity(header.len());
+    for part in parts(&header).filter(|p| !ours(p)) {
+        if !kept.is_empty() {
+            kept.extend_from_slice(b"; ");
+        }
+        kept.extend_from_slice(part);
+    }
+    if kept.is_empty() {
+        return Some(None);
+    }
+    // Every byte came from a valid header value, and `; ` is valid too.
+    Some(HeaderValue::from_bytes(&kept).ok())
 }
 
 #[cfg(test)]
@@ -179,9 +256,24 @@ mod tests {
     }
 
     #[test]
-    fn reader_accepts_every_variant() {
-        let h = "a=1; __Host-s=x; __Secure-s=y; s=z; other_s=no";
-        assert_eq!(values(h, "s").collect::<Vec<_>>(), ["x", "y", "z"]);
+    fn reader_takes_only_the_name_the_shape_writes() {
+        let names = CookieNames::new("s");
+        let h = b"s=plain; __Secure-s=secure; __Host-s=host; other_s=no";
+        let read = |scheme, prefix| {
+            values(h, names.for_origin(&origin(scheme, prefix))).collect::<Vec<_>>()
+        };
+        assert_eq!(read(Scheme::Https, ""), ["host"]);
+        assert_eq!(read(Scheme::Https, "/hermes"), ["secure"]);
+        assert_eq!(read(Scheme::Http, ""), ["plain"]);
+        assert_eq!(read(Scheme::Http, "/p"), ["plain"]);
+    }
+
+    #[test]
+    fn reader_finds_the_session_beside_non_ascii_neighbours() {
+        let h = "pref=Jos\u{e9}; s=v; x=\u{1F600}".as_bytes();
+        assert_eq!(values(h, "s").collect::<Vec<_>>(), ["v"]);
+        let latin1 = b"pref=Jos\xe9; s=v";
+        assert_eq!(values(latin1, "s").collect::<Vec<_>>(), ["v"]);
     }
 
     #[test]
@@ -189,16 +281,36 @@ mod tests {
         let mut h = http::HeaderMap::new();
         assert!(header(&h).is_none());
         h.append("cookie", "a=1".parse().unwrap());
-        assert_eq!(header(&h).as_deref(), Some("a=1"));
+        assert_eq!(header(&h).as_deref(), Some(&b"a=1"[..]));
+        h.append("cookie", HeaderValue::from_bytes(b"p=Jos\xe9").unwrap());
         h.append("cookie", "s=2".parse().unwrap());
-        assert_eq!(header(&h).as_deref(), Some("a=1; s=2"));
+        assert_eq!(header(&h).as_deref(), Some(&b"a=1; p=Jos\xe9; s=2"[..]));
+    }
+
+    fn cookies(lines: &[&[u8]]) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        for line in lines {
+            h.append("cookie", HeaderValue::from_bytes(line).unwrap());
+        }
+        h
     }
 
     #[test]
     fn strip_removes_only_our_cookies() {
-        let h = "a=1; __Host-s=x; s_pkce=p; s=z; b=2";
-        assert_eq!(strip(h, &["s", "s_pkce"]).as_deref(), Some("a=1; b=2"));
-        assert_eq!(strip("s=1; __Secure-s=2", &["s"]), None);
-        assert_eq!(strip("ss=1", &["s"]).as_deref(), Some("ss=1"));
+        let h = cookies(&[b"a=1; __Host-s=x; s_pkce=p; s=z; b=2"]);
+        assert_eq!(
+            strip(&h, &["s", "s_pkce"]),
+            Some(Some(HeaderValue::from_static("a=1; b=2")))
+        );
+        assert_eq!(strip(&cookies(&[b"s=1; __Secure-s=2"]), &["s"]), Some(None));
+        assert_eq!(strip(&cookies(&[b"ss=1"]), &["s"]), None);
+        assert_eq!(strip(&http::HeaderMap::new(), &["s"]), None);
+    }
+
+    #[test]
+    fn strip_removes_our_cookies_beside_non_ascii_neighbours_byte_for_byte() {
+        let h = cookies(&[b"pref=Jos\xc3\xa9; __Host-s=secret", b"s=tossed; z=\xff"]);
+        let kept = strip(&h, &["s"]).unwrap().unwrap();
+        assert_eq!(kept.as_bytes(), b"pref=Jos\xc3\xa9; z=\xff");
     }
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::provider::Identity;
+use crate::public_url::RequestOrigin;
 use crate::secret::random_token;
 use codec::Codec;
 
@@ -67,7 +68,7 @@ pub enum SessionRead {
 pub struct Sessions {
     codec: Codec,
     ttl: Duration,
-    cookie_base: String,
+    cookie: cookie::CookieNames,
     /// `Some(max_age)`: sliding refresh on, never past `auth_time + max_age`.
     sliding: Option<Duration>,
 }
@@ -77,7 +78,7 @@ impl Sessions {
         Self {
             codec,
             ttl,
-            cookie_base,
+            cookie: cookie::CookieNames::new(&cookie_base),
             sliding: None,
         }
     }
@@ -122,7 +123,19 @@ impl Sessions {
 
     /// The base cookie name (without `__Host-`/`__Secure-`).
     pub fn cookie_base(&self) -> &str {
-        &self.cookie_base
+        self.cookie.base()
+    }
+
+    /// The one session cookie name read from (and written to) `origin`.
+    pub fn cookie_name(&self, origin: &RequestOrigin) -> &str {
+        self.cookie.for_origin(origin)
+    }
+
+    /// The claims of one sealed cookie value, when it is authentic and unexpired.
+    pub fn open(&self, value: &str, now: i64) -> Option<SessionClaims> {
+        self.codec
+            .open::<SessionClaims>(value)
+            .filter(|claims| claims.exp > now)
     }
 
     pub fn ttl(&self) -> Duration {
@@ -154,18 +167,23 @@ impl Sessions {
         (claims, sealed)
     }
 
-    /// Reads the session from a `Cookie` header value at time `now`.
-    pub fn read(&self, cookie_header: Option<&str>, now: i64) -> SessionRead {
+    /// Reads the session from a request's `Cookie` header (as bytes) at time
+    /// `now`, looking only at the name `origin` writes (see [`cookie`]); the first
+    /// authentic, unexpired value wins.
+    pub fn read(
+        &self,
+        cookie_header: Option<&[u8]>,
+        origin: &RequestOrigin,
+        now: i64,
+    ) -> SessionRead {
         let Some(header) = cookie_header else {
             return SessionRead::Absent;
         };
         let mut seen = false;
-        for value in cookie::values(header, &self.cookie_base) {
+        for value in cookie::values(header, self.cookie_name(origin)) {
             seen = true;
-            if let Some(claims) = self.codec.open::<SessionClaims>(value) {
-                if claims.exp > now {
-                    return SessionRead::Valid(claims);
-                }
+            if let Some(claims) = self.open(value, now) {
+                return SessionRead::Valid(claims);
             }
         }
         if seen {
@@ -179,8 +197,21 @@ impl Sessions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::public_url::{Prefix, Scheme};
     use crate::secret::Secret;
     use codec::Purpose;
+
+    fn origin(scheme: Scheme, prefix: &str) -> RequestOrigin {
+        RequestOrigin {
+            scheme,
+            host: "dash.example.com".into(),
+            prefix: Prefix::parse(prefix).unwrap(),
+        }
+    }
+
+    fn http() -> RequestOrigin {
+        origin(Scheme::Http, "")
+    }
 
     fn sessions() -> Sessions {
         let codec = Codec::new(Purpose::Session, &Secret::new("k".repeat(40)), &[]);
@@ -216,7 +247,7 @@ mod tests {
         assert_eq!((fresh.iat, fresh.exp, fresh.auth_time), (50, 150, 0));
         assert_eq!(fresh.sid, claims.sid, "the session keeps its id");
         assert_eq!(
-            s.read(Some(&format!("sess={sealed}")), 120),
+            s.read(Some(format!("sess={sealed}").as_bytes()), &http(), 120),
             SessionRead::Valid(fresh)
         );
     }
@@ -250,17 +281,41 @@ mod tests {
     }
 
     #[test]
-    fn issued_cookie_reads_back_under_any_variant_name() {
+    fn cookie_is_read_only_under_the_name_its_origin_writes() {
         let s = sessions();
         let (claims, sealed) = s.issue(&identity(), vec![], "idp", 1000);
         assert_eq!(claims.exp, 1000 + 3600);
-        for name in ["sess", "__Host-sess", "__Secure-sess"] {
-            let header = format!("x=1; {name}={sealed}");
-            assert_eq!(
-                s.read(Some(&header), 1001),
-                SessionRead::Valid(claims.clone())
-            );
+        let shapes = [
+            (origin(Scheme::Https, ""), "__Host-sess"),
+            (origin(Scheme::Https, "/hermes"), "__Secure-sess"),
+            (http(), "sess"),
+        ];
+        for (origin, written) in &shapes {
+            for name in ["sess", "__Host-sess", "__Secure-sess"] {
+                let header = format!("x=1; {name}={sealed}");
+                let read = s.read(Some(header.as_bytes()), origin, 1001);
+                if name == *written {
+                    assert_eq!(read, SessionRead::Valid(claims.clone()), "{name}");
+                } else {
+                    assert_eq!(
+                        read,
+                        SessionRead::Absent,
+                        "{name} must not be read at {origin:?}"
+                    );
+                }
+            }
         }
+    }
+
+    #[test]
+    fn a_tossed_plain_cookie_never_stands_in_on_https() {
+        let s = sessions();
+        let (_, attacker) = s.issue(&identity(), vec![], "idp", 1000);
+        let header = format!("sess={attacker}; __Secure-sess=x");
+        assert_eq!(
+            s.read(Some(header.as_bytes()), &origin(Scheme::Https, ""), 1001),
+            SessionRead::Absent
+        );
     }
 
     #[test]
@@ -268,7 +323,11 @@ mod tests {
         let s = sessions();
         let (_, sealed) = s.issue(&identity(), vec![], "idp", 1000);
         assert_eq!(
-            s.read(Some(&format!("sess={sealed}")), 1000 + 3600),
+            s.read(
+                Some(format!("sess={sealed}").as_bytes()),
+                &http(),
+                1000 + 3600
+            ),
             SessionRead::Invalid
         );
     }
@@ -276,17 +335,23 @@ mod tests {
     #[test]
     fn tampered_cookie_is_invalid_and_missing_is_absent() {
         let s = sessions();
-        assert_eq!(s.read(Some("sess=garbage"), 0), SessionRead::Invalid);
-        assert_eq!(s.read(Some("other=1"), 0), SessionRead::Absent);
-        assert_eq!(s.read(None, 0), SessionRead::Absent);
+        assert_eq!(
+            s.read(Some(b"sess=garbage"), &http(), 0),
+            SessionRead::Invalid
+        );
+        assert_eq!(s.read(Some(b"other=1"), &http(), 0), SessionRead::Absent);
+        assert_eq!(s.read(None, &http(), 0), SessionRead::Absent);
     }
 
     #[test]
     fn a_valid_cookie_wins_over_a_stale_duplicate() {
         let s = sessions();
         let (claims, sealed) = s.issue(&identity(), vec![], "idp", 1000);
-        let header = format!("sess=stale; __Host-sess={sealed}");
-        assert_eq!(s.read(Some(&header), 1001), SessionRead::Valid(claims));
+        let header = format!("__Host-sess=stale; __Host-sess={sealed}");
+        assert_eq!(
+            s.read(Some(header.as_bytes()), &origin(Scheme::Https, ""), 1001),
+            SessionRead::Valid(claims)
+        );
     }
 
     #[test]

@@ -1,0 +1,104 @@
+//! Operational logs on stderr, and the rule that keeps secrets out of them.
+//!
+//! Text on a terminal, JSON otherwise (or as configured); `RUST_LOG` overrides the
+//! configured level. The audit stream is separate (stdout, see [`crate::audit`]).
+//!
+//! No line at any level may hold a query string, a cookie, an `Authorization`
+//! value, an OAuth code or state, or a ticket. portcullis's own lines log paths
+//! without their query. Its dependencies do not promise as much: at debug and
+//! trace, pingora prints whole request and response heads (cookies included) and
+//! hyper and h2 print frames. So lines from any other crate pass only at `info`
+//! and above, whatever `RUST_LOG` asks for; pingora's error lines, which do reach
+//! `warn`, name the request through [`crate::gate::Gate`]'s query-free summary.
+
+use tracing::{Level, Metadata};
+use tracing_subscriber::filter::{filter_fn, EnvFilter, FilterExt};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{fmt, Layer, Registry};
+
+use crate::config::{LogConfig, LogFormat};
+
+/// Whether a log line may be written at all: portcullis's own at any level,
+/// everyone else's at `info` and above.
+pub fn may_log(meta: &Metadata<'_>) -> bool {
+    meta.target().starts_with("portcullis") || *meta.level() <= Level::INFO
+}
+
+/// Installs the stderr logger (and the bridge that carries pingora's `log`
+/// records into it). A second call does nothing.
+pub fn init(log: &LogConfig) {
+    use std::io::IsTerminal;
+    let level = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&log.level));
+    let json = match log.format {
+        LogFormat::Json => true,
+        LogFormat::Text => false,
+        LogFormat::Auto => !std::io::stderr().is_terminal(),
+    };
+    let layer: Box<dyn Layer<Registry> + Send + Sync> = if json {
+        Box::new(
+            fmt::layer()
+                .json()
+                .flatten_event(true)
+                .with_writer(std::io::stderr),
+        )
+    } else {
+        Box::new(fmt::layer().with_writer(std::io::stderr))
+    };
+    let filter = level.and(filter_fn(may_log));
+    let _ = tracing_subscriber::registry()
+        .with(layer.with_filter(filter))
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing::callsite::Identifier;
+    use tracing::field::FieldSet;
+    use tracing::metadata::Kind;
+
+    struct Site;
+    impl tracing::Callsite for Site {
+        fn set_interest(&self, _: tracing::subscriber::Interest) {}
+        fn metadata(&self) -> &Metadata<'_> {
+            unreachable!("not registered")
+        }
+    }
+    static SITE: Site = Site;
+
+    fn meta(target: &'static str, level: Level) -> Metadata<'static> {
+        Metadata::new(
+            "line",
+            target,
+            level,
+            None,
+            None,
+            None,
+            FieldSet::new(&[], Identifier(&SITE)),
+            Kind::EVENT,
+        )
+    }
+
+    #[test]
+    fn dependencies_never_log_below_info_whatever_rust_log_says() {
+        for target in [
+            "pingora_core::protocols::http::v1::server",
+            "pingora_proxy",
+            "h2::codec",
+            "hyper::proto::h1::io",
+            "reqwest::connect",
+        ] {
+            assert!(!may_log(&meta(target, Level::TRACE)), "{target}");
+            assert!(!may_log(&meta(target, Level::DEBUG)), "{target}");
+            assert!(may_log(&meta(target, Level::INFO)), "{target}");
+            assert!(may_log(&meta(target, Level::ERROR)), "{target}");
+        }
+    }
+
+    #[test]
+    fn portcullis_logs_at_every_level() {
+        assert!(may_log(&meta("portcullis::gate", Level::TRACE)));
+        assert!(may_log(&meta("portcullis", Level::DEBUG)));
+    }
+}
