@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use pingora::apps::HttpServerOptions;
 use pingora::proxy::http_proxy_service;
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::Server;
@@ -52,7 +53,13 @@ pub fn run(app: App, listen: SocketAddr, upgrade: bool) -> ! {
         "provider discovery",
         DiscoveryRetry::new(app.providers.clone()),
     ));
+    let mut options = HttpServerOptions::default();
+    options.h1_header_timeout = Some(app.config.server.header_timeout);
+    options.h1_idle_timeout = Some(app.config.server.idle_timeout);
     let mut proxy = http_proxy_service(&server.configuration, Gate::new(Arc::new(app)));
+    if let Some(logic) = proxy.app_logic_mut() {
+        logic.server_options = Some(options);
+    }
     proxy.add_tcp(&listen.to_string());
     server.add_service(proxy);
     if let Some(admin) = admin {

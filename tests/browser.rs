@@ -55,3 +55,35 @@ async fn person_signs_in_and_the_page_opens_a_ticketed_websocket() {
     );
     assert!(shot.exists());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_non_ascii_neighbour_cookie_neither_leaks_the_session_nor_signs_out() {
+    let world = World::new().await;
+    let proxy = Proxy::start(&world.config("", "")).await;
+    let seen = chromium::journey(json!({
+        "startUrl": proxy.url("/"),
+        "idp": "dev",
+        "login": "jose@example.com",
+        "landing": proxy.url("/"),
+        "prefix": "",
+        "neighbour": "pref=Jos\u{e9}",
+    }))
+    .await;
+    let d = &seen["dashboard"];
+    assert_eq!(
+        d["meStatus"], 200,
+        "still signed in beside pref=Jos\u{e9}: {d}"
+    );
+    assert_eq!(d["pageStatus"], 200, "pages still load: {d}");
+    let cookie = d["upstreamSaw"]["headers"]["cookie"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the upstream saw no Cookie header: {d}"));
+    assert!(
+        !cookie.contains("portcullis_session"),
+        "the session cookie reached the upstream: {cookie}"
+    );
+    assert!(
+        cookie.contains("pref=Jos"),
+        "the dashboard's own cookie passes: {cookie}"
+    );
+}

@@ -264,6 +264,11 @@ async fn hostile_next_values_land_on_the_root() {
         "javascript:alert(1)",
         "/login",
         "/%0d%0aSet-Cookie:x=y\r\n",
+        "/%2e%2e/other-app/admin",
+        "/.%2e/auth/login?provider=dev",
+        "/%2E./x",
+        "/a%2f..%2fb",
+        "/a%5c..%5cb",
     ] {
         let mut b = Browser::new();
         let cb = b.sign_in(&proxy, next, "ada@example.com").await;

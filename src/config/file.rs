@@ -48,6 +48,8 @@ pub struct ServerFile {
     pub allowed_hosts: Option<Vec<String>>,
     pub client_ip_header: Option<String>,
     pub shutdown_grace: Option<String>,
+    pub header_timeout: Option<String>,
+    pub idle_timeout: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

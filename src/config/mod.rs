@@ -172,6 +172,11 @@ pub struct ServerConfig {
     pub client_ip_header: Option<http::HeaderName>,
     /// How long in-flight requests may take to finish after SIGTERM.
     pub shutdown_grace: Duration,
+    /// The whole request head must arrive within this of its first byte.
+    pub header_timeout: Duration,
+    /// A connection idle before its first request, or between two, is closed
+    /// after this.
+    pub idle_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -436,6 +441,19 @@ fn validate_server(
             "must be at most 10m",
         ));
     }
+    let header_timeout = duration("server.header_timeout", s.header_timeout.as_deref(), "30s")?;
+    let idle_timeout = duration("server.idle_timeout", s.idle_timeout.as_deref(), "60s")?;
+    for (key, value) in [
+        ("server.header_timeout", header_timeout),
+        ("server.idle_timeout", idle_timeout),
+    ] {
+        if value < Duration::from_secs(1) || value > Duration::from_secs(3600) {
+            return Err(ConfigError::invalid(
+                key,
+                "must be between 1s and 1h (whole seconds)",
+            ));
+        }
+    }
     Ok(ServerConfig {
         listen,
         public_url,
@@ -443,6 +461,8 @@ fn validate_server(
         allowed_hosts,
         client_ip_header,
         shutdown_grace,
+        header_timeout,
+        idle_timeout,
     })
 }
 

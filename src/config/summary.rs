@@ -49,6 +49,13 @@ pub fn render(c: &Config) -> String {
     );
     let _ = writeln!(
         out,
+        "  header_timeout  = {}\n  idle_timeout    = {}\n  shutdown_grace  = {}",
+        humantime::format_duration(s.header_timeout),
+        humantime::format_duration(s.idle_timeout),
+        humantime::format_duration(s.shutdown_grace)
+    );
+    let _ = writeln!(
+        out,
         "[upstream]\n  url             = {}\n  host sent       = {}",
         c.upstream.url,
         if c.upstream.preserve_host {
@@ -93,10 +100,8 @@ pub fn render(c: &Config) -> String {
     );
     let _ = writeln!(
         out,
-        "[log]\n  level           = {}\n  format          = {:?}\n  shutdown_grace  = {}",
-        c.log.level,
-        c.log.format,
-        humantime::format_duration(c.server.shutdown_grace)
+        "[log]\n  level           = {}\n  format          = {:?}",
+        c.log.level, c.log.format,
     );
     let public = match &s.public_url {
         Some(u) => format!("{}{}", u.origin(), u.prefix.as_str()),

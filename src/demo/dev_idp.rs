@@ -43,6 +43,8 @@ pub struct Faults {
     pub unverified_email: bool,
     /// Answer the token endpoint with 500.
     pub token_endpoint_down: bool,
+    /// Answer the token endpoint only after this long.
+    pub token_delay: Option<std::time::Duration>,
 }
 
 struct SigningKey {
@@ -371,6 +373,9 @@ async fn token(
     Form(f): Form<TokenForm>,
 ) -> Response {
     let faults = s.faults.lock().map(|f| f.clone()).unwrap_or_default();
+    if let Some(delay) = faults.token_delay {
+        tokio::time::sleep(delay).await;
+    }
     if faults.token_endpoint_down {
         return token_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error");
     }

@@ -38,9 +38,13 @@ try {
   out.cookies = (await context.cookies()).map(({ name, path, secure, httpOnly, sameSite }) =>
     ({ name, path, secure, httpOnly, sameSite }));
 
-  out.dashboard = await page.evaluate(async (prefix) => {
+  out.dashboard = await page.evaluate(async ({ prefix, neighbour }) => {
     const result = {};
+    // A dashboard's own cookie that is not ASCII (input.neighbour, e.g.
+    // 'pref=José'): Chromium sends it as raw UTF-8 bytes beside the session.
+    if (neighbour) document.cookie = neighbour;
     const me = await fetch(`${prefix}/api/auth/me`);
+    result.meStatus = me.status;
     result.me = await me.json();
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
     const echo = (url) => new Promise((resolve) => {
@@ -56,8 +60,19 @@ try {
     result.ticketEcho = await echo(`${scheme}://${location.host}${prefix}/ws?ticket=${ticket}`);
     result.ticketReuse = await echo(`${scheme}://${location.host}${prefix}/ws?ticket=${ticket}`);
     result.cookieEcho = await echo(`${scheme}://${location.host}${prefix}/ws`);
+    // What the upstream saw of a ticketed upgrade (the demo dashboard's
+    // /ws/request sends the request's headers as its first message).
+    const t2 = await (await fetch(`${prefix}/api/auth/ws-ticket`, { method: 'POST' })).json();
+    result.upstreamSaw = await new Promise((resolve) => {
+      const ws = new WebSocket(`${scheme}://${location.host}${prefix}/ws/request?ticket=${t2.ticket}`);
+      const timer = setTimeout(() => resolve('timeout'), 5000);
+      ws.onmessage = (e) => { clearTimeout(timer); resolve(JSON.parse(e.data)); ws.close(); };
+      ws.onerror = () => { clearTimeout(timer); resolve('error'); };
+    });
+    const page = await fetch(`${prefix}/api/echo`, { redirect: 'manual' });
+    result.pageStatus = page.status;
     return result;
-  }, input.prefix);
+  }, { prefix: input.prefix, neighbour: input.neighbour || null });
 
   if (input.screenshot) {
     await page.goto(input.landing);
