@@ -211,3 +211,91 @@ idp_logout = true
     );
     assert!(!stdout.contains("gh-very-secret"));
 }
+
+#[test]
+fn a_toml_syntax_error_names_file_line_and_column_but_never_the_line() {
+    let broken = GOOD.replace(
+        "secret = \"${TEST_SESSION_SECRET}\"",
+        "secret = \"hunter2-the-real-secret-value-0123456789\nttl = \"1h\"",
+    );
+    let out = run_cli(&["check"], Some(&broken), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("c.toml"), "names the file: {err}");
+    assert!(
+        err.contains("line 7, column"),
+        "names line and column: {err}"
+    );
+    assert!(!err.contains("hunter2"), "the secret line is echoed: {err}");
+}
+
+#[test]
+fn a_bad_interpolated_value_names_key_and_variable_never_the_value() {
+    let config = GOOD.replace("listen = \"127.0.0.1:0\"", "listen = \"${LISTEN}\"");
+    let value = "s3cr3t-not-an-address";
+    let out = run_cli(&["check"], Some(&config), &[SECRET_ENV, ("LISTEN", value)]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("server.listen") && err.contains("${LISTEN}"),
+        "{err}"
+    );
+    assert!(!err.contains(value), "the value is echoed: {err}");
+
+    let config = GOOD.replace("[session]", "[session]\nttl = \"${TTL}\"");
+    let value = "forever-and-a-day";
+    let out = run_cli(&["check"], Some(&config), &[SECRET_ENV, ("TTL", value)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("session.ttl") && err.contains("${TTL}"),
+        "{err}"
+    );
+    assert!(!err.contains(value), "the value is echoed: {err}");
+}
+
+#[test]
+fn a_secret_with_fewer_than_16_distinct_characters_is_refused() {
+    for weak in ["a".repeat(64), "abcdefgh".repeat(8)] {
+        let out = run_cli(&["check"], Some(GOOD), &[("TEST_SESSION_SECRET", &weak)]);
+        assert_eq!(out.status.code(), Some(1), "{weak}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("session.secret") && err.contains("distinct"),
+            "{err}"
+        );
+        assert!(!err.contains(&weak), "{err}");
+    }
+}
+
+#[test]
+fn header_and_idle_timeouts_are_shown_and_bounded() {
+    let out = run_cli(&["check"], Some(GOOD), &[SECRET_ENV]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("header_timeout  = 30s"), "{stdout}");
+    assert!(stdout.contains("idle_timeout    = 1m"), "{stdout}");
+    let config = GOOD.replace(
+        "listen = \"127.0.0.1:0\"",
+        "listen = \"127.0.0.1:0\"\nheader_timeout = \"0s\"",
+    );
+    let out = run_cli(&["check"], Some(&config), &[SECRET_ENV]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("server.header_timeout"), "{err}");
+}
+
+#[test]
+fn an_upstream_path_is_accepted_and_a_query_refused() {
+    let config = GOOD.replace("http://127.0.0.1:9119", "http://127.0.0.1:8888/jupyter/");
+    let out = run_cli(&["check"], Some(&config), &[SECRET_ENV]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let config = GOOD.replace("http://127.0.0.1:9119", "http://127.0.0.1:8888/j?x=1");
+    let out = run_cli(&["check"], Some(&config), &[SECRET_ENV]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("upstream.url") && err.contains("no query"),
+        "{err}"
+    );
+}
