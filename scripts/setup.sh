@@ -4,7 +4,8 @@
 #   scripts/setup.sh --build   what the build needs (cmake for pingora's zlib-ng)
 #   scripts/setup.sh           that, plus what the tests talk to: nginx, Redis,
 #                              Chromium, the test IdP's Node packages, and the
-#                              Hermes dashboard in a cached virtualenv
+#                              Hermes and JupyterLab dashboards in cached
+#                              virtualenvs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_ONLY=false
@@ -45,17 +46,25 @@ if [ ! -d tests/idp/node_modules ] || [ tests/idp/package-lock.json -nt tests/id
   echo "setup: installing test IdP packages" >&2
   (cd tests/idp && npm ci --no-audit --no-fund --loglevel=error)
 fi
-# The Hermes dashboard (hermes-agent from PyPI), in a cached virtualenv, for the
-# tests that put portcullis in front of it.
-HERMES_VENV="${PORTCULLIS_HERMES_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/portcullis/hermes-venv}"
-if [ ! -x "$HERMES_VENV/bin/hermes" ]; then
-  echo "setup: installing hermes-agent into $HERMES_VENV" >&2
-  if ! python3 -c "import venv, ensurepip" 2>/dev/null; then
-    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3 python3-venv >/dev/null
+# The real dashboards the tests put portcullis in front of, each from PyPI in a
+# cached virtualenv: Hermes (hermes-agent) and JupyterLab.
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/portcullis"
+# A marker written after a complete install names the version, so an interrupted
+# install or a version bump installs afresh.
+venv() { # venv DIR EXECUTABLE PACKAGE==VERSION
+  if [ ! -x "$1/bin/$2" ] || [ ! -f "$1/.installed-$3" ]; then
+    echo "setup: installing $3 into $1" >&2
+    if ! python3 -c "import venv, ensurepip" 2>/dev/null; then
+      SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+      $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3 python3-venv >/dev/null
+    fi
+    mkdir -p "$(dirname "$1")"
+    rm -rf "$1"
+    python3 -m venv "$1"
+    "$1/bin/pip" install -q --disable-pip-version-check "$3"
+    touch "$1/.installed-$3"
   fi
-  mkdir -p "$(dirname "$HERMES_VENV")"
-  python3 -m venv "$HERMES_VENV"
-  "$HERMES_VENV/bin/pip" install -q --disable-pip-version-check hermes-agent==0.19.0
-fi
+}
+venv "${PORTCULLIS_HERMES_VENV:-$CACHE/hermes-venv}" hermes hermes-agent==0.19.0
+venv "${PORTCULLIS_JUPYTER_VENV:-$CACHE/jupyter-venv}" jupyter-lab jupyterlab==4.6.6
 echo "setup: done" >&2

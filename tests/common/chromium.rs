@@ -15,8 +15,17 @@ pub async fn journey(input: serde_json::Value) -> serde_json::Value {
     run_script("journey.mjs", input).await
 }
 
-/// Runs `tests/browser/<script>` with `input`; returns what it printed.
+/// Runs `tests/browser/<script>` with `input`; returns what it printed, failing
+/// the test when the script reports an error.
 pub async fn run_script(script: &str, input: serde_json::Value) -> serde_json::Value {
+    let v = run_script_unchecked(script, input).await;
+    assert!(v.get("error").is_none(), "browser journey failed: {v}");
+    v
+}
+
+/// Runs `tests/browser/<script>` with `input`; returns what it printed, an
+/// `error` field included, so the caller can add what else it knows.
+pub async fn run_script_unchecked(script: &str, input: serde_json::Value) -> serde_json::Value {
     let script = format!("{}/tests/browser/{script}", env!("CARGO_MANIFEST_DIR"));
     let out = tokio::task::spawn_blocking(move || {
         Command::new("node")
@@ -35,6 +44,5 @@ pub async fn run_script(script: &str, input: serde_json::Value) -> serde_json::V
             String::from_utf8_lossy(&out.stderr)
         )
     });
-    assert!(v.get("error").is_none(), "browser journey failed: {v}");
     v
 }

@@ -16,6 +16,7 @@ use portcullis::demo::dev_idp::{DevClient, DevIdp};
 pub mod chromium;
 pub mod fake_oauth;
 pub mod hermes;
+pub mod jupyter;
 pub mod nginx;
 pub mod node_idp;
 
