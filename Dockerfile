@@ -10,7 +10,7 @@ RUN apt-get update \
 WORKDIR /src
 # Dependencies first, so source edits do not rebuild them.
 COPY Cargo.toml Cargo.lock ./
-# A patched pingora-proxy (see vendor/README.md).
+# Patched pingora-proxy and pingora-core (see vendor/README.md).
 COPY vendor vendor
 RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
  && cargo build --release --locked --bin portcullis || true

@@ -179,7 +179,8 @@ fn the_dockerfile_builds_with_the_script_ci_runs() {
     let ci = std::fs::read_to_string(format!("{root}/.ci/run")).unwrap();
     assert!(ci.contains("scripts/build-release.sh"));
     assert!(dockerfile.contains("USER nonroot"));
-    // Cargo.toml patches pingora-proxy from vendor/: the build stage needs it.
+    // Cargo.toml patches pingora-proxy and pingora-core from vendor/: the build
+    // stage needs them.
     assert!(dockerfile.contains("COPY vendor vendor"));
     assert!(dockerfile.contains("ENTRYPOINT [\"/usr/local/bin/portcullis\"]"));
 }

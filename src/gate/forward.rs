@@ -157,3 +157,107 @@ fn header_safe(v: &str) -> Result<String> {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::public_url::{Prefix, RequestOrigin, Scheme};
+
+    fn req(prefix: &str) -> RequestInfo {
+        RequestInfo {
+            peer: None,
+            client_ip: None,
+            peer_trusted: false,
+            origin: RequestOrigin {
+                scheme: Scheme::Https,
+                host: "dash.example.com".into(),
+                prefix: Prefix::parse(prefix).unwrap(),
+            },
+            path: "/lab".into(),
+            query: None,
+        }
+    }
+
+    fn upstream(base_path: &str) -> UpstreamConfig {
+        UpstreamConfig {
+            url: url::Url::parse("http://127.0.0.1:8888").unwrap(),
+            address: "127.0.0.1:8888".into(),
+            authority: "127.0.0.1:8888".into(),
+            origin: "http://127.0.0.1:8888".into(),
+            base_path: base_path.into(),
+            preserve_host: false,
+        }
+    }
+
+    #[test]
+    fn spoofable_headers_are_every_forwarded_one_and_every_underscore_name() {
+        for name in [
+            "x_forwarded_user",
+            "x-forwarded_email",
+            "x_custom",
+            "x-forwarded-user",
+            "x-forwarded-anything",
+            "forwarded",
+            "x-real-ip",
+        ] {
+            assert!(is_spoofable(name), "{name}");
+        }
+        for name in [
+            "x-forwardedfor",
+            "cookie",
+            "x-hermes-session-token",
+            "authorization",
+        ] {
+            assert!(!is_spoofable(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn upstream_path_takes_the_prefix_place() {
+        assert_eq!(upstream_target("", "/lab", None), "/lab");
+        assert_eq!(
+            upstream_target("/jupyter", "/lab", Some("a=1")),
+            "/jupyter/lab?a=1"
+        );
+        assert_eq!(upstream_target("/jupyter", "/", None), "/jupyter/");
+    }
+
+    #[test]
+    fn referer_on_the_public_origin_is_mapped_like_the_request() {
+        let r = req("/jupyter");
+        let u = upstream("/jupyter");
+        assert_eq!(
+            upstream_referer(&r, &u, "https://dash.example.com/jupyter/lab/tree?x=1#frag")
+                .as_deref(),
+            Some("http://127.0.0.1:8888/jupyter/lab/tree?x=1")
+        );
+        assert_eq!(
+            upstream_referer(&r, &u, "https://dash.example.com:443/jupyter").as_deref(),
+            Some("http://127.0.0.1:8888/jupyter/")
+        );
+        let root = upstream("");
+        assert_eq!(
+            upstream_referer(
+                &req("/hermes"),
+                &root,
+                "https://dash.example.com/hermes/sessions"
+            )
+            .as_deref(),
+            Some("http://127.0.0.1:8888/sessions")
+        );
+    }
+
+    #[test]
+    fn referer_elsewhere_passes_untouched() {
+        let r = req("/jupyter");
+        let u = upstream("/jupyter");
+        for other in [
+            "https://evil.example/jupyter/lab",
+            "http://dash.example.com/jupyter/lab",
+            "https://dash.example.com.evil.example/x",
+            "not a url",
+        ] {
+            assert_eq!(upstream_referer(&r, &u, other), None, "{other}");
+        }
+    }
+}

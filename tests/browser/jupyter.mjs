@@ -34,11 +34,11 @@ try {
   // The Lab UI: its launcher, then a new Python notebook from it.
   await page.locator('.jp-LauncherCard[data-category="Notebook"]').first().click();
   out.labLoaded = true;
-  const cell = page.locator('.jp-Notebook .jp-Cell .cm-content').first();
-  await cell.click();
-  // Wait for the kernel to be idle before running (the status is in the toolbar).
-  await page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').first()
-    .waitFor({ timeout: 60000 }).catch(() => {});
+  // Wait until the Lab is connected to an idle kernel (the status bar says so):
+  // the Lab may start a kernel, replace it, and connect to the second.
+  await page.getByText(/\(ipykernel\) \| Idle/).first().waitFor({ timeout: 90000 });
+  out.kernelIdle = true;
+  await page.locator('.jp-Notebook .jp-Cell .cm-content').first().click();
   await page.keyboard.type('print(6*7)');
   await page.keyboard.press('Shift+Enter');
   const output = page.locator('.jp-OutputArea-output').first();
