@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it: installs what the tests need, checks
-# formatting and lints, then runs every unit and integration test.
+# formatting and lints, then runs every unit and integration test, the slow tier
+# (minute-long load and WebSocket tests, `#[ignore]`d in plain `cargo test`)
+# included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,3 +10,4 @@ scripts/setup.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked --all-targets
+cargo test --locked --test it -- --ignored

@@ -1,14 +1,12 @@
 //! Several providers at once, a provider whose discovery is unreachable at start
 //! (retried in the background, never an open door meanwhile), and sliding sessions.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::fake_oauth::{FakeOAuth, GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET, PORTAL_CLIENT_ID};
-use common::{free_port, Browser, Proxy, World, CLIENT_ID, CLIENT_SECRET, SECRET};
+use crate::common::fake_oauth::{
+    FakeOAuth, GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET, PORTAL_CLIENT_ID,
+};
+use crate::common::{free_port, Browser, Proxy, World, CLIENT_ID, CLIENT_SECRET, SECRET};
 use portcullis::demo::dev_idp::{DevClient, DevIdp};
 use portcullis::secret::Secret;
 use portcullis::session::codec::{Codec, Purpose};

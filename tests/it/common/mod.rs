@@ -2,8 +2,6 @@
 //! development IdP and echo dashboard, and a tiny cookie-keeping HTTP client that
 //! follows no redirects, so every hop can be checked.
 
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
@@ -101,10 +99,8 @@ impl Proxy {
         std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
     }
 
-    /// Audit lines so far, parsed.
-    pub async fn audit(&self) -> Vec<serde_json::Value> {
-        // The audit writer is a separate thread; give it a moment.
-        tokio::time::sleep(Duration::from_millis(150)).await;
+    /// Audit lines written so far, parsed.
+    fn audit_now(&self) -> Vec<serde_json::Value> {
         std::fs::read_to_string(&self.audit_path)
             .unwrap_or_default()
             .lines()
@@ -114,18 +110,47 @@ impl Proxy {
             .collect()
     }
 
-    /// The first audit line of `event`; panics, listing what was logged, if none.
+    /// The audit lines once `done` holds for them. The audit stream is written by
+    /// a thread of its own, so this polls, for at most 5 s, and panics listing
+    /// what was logged when `done` never holds (`what` says what was awaited).
+    pub async fn audit_until(
+        &self,
+        what: &str,
+        done: impl Fn(&[serde_json::Value]) -> bool,
+    ) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let lines = self.audit_now();
+            if done(&lines) {
+                return lines;
+            }
+            if Instant::now() > deadline {
+                panic!("no {what} in the audit log: {lines:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The audit lines once one of `event` is among them.
+    pub async fn audit_when(&self, event: &str) -> Vec<serde_json::Value> {
+        self.audit_until(event, |lines| lines.iter().any(|e| e["event"] == event))
+            .await
+    }
+
+    /// The first audit line of `event`.
     pub async fn audit_event(&self, event: &str) -> serde_json::Value {
-        let audit = self.audit().await;
+        let audit = self.audit_when(event).await;
         audit
             .iter()
             .find(|e| e["event"] == event)
             .cloned()
-            .unwrap_or_else(|| panic!("no {event} audit line in {audit:?}"))
+            .unwrap_or_default()
     }
 
-    pub async fn audit_raw(&self) -> String {
-        tokio::time::sleep(Duration::from_millis(150)).await;
+    /// The audit stream's text once a line of `event` is in it: what an absence
+    /// check reads, knowing the writer has caught up that far.
+    pub async fn audit_raw_when(&self, event: &str) -> String {
+        self.audit_when(event).await;
         std::fs::read_to_string(&self.audit_path).unwrap_or_default()
     }
 }

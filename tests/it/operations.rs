@@ -1,13 +1,9 @@
 //! Running it: `/metrics` on the admin listener, SIGTERM draining in-flight
 //! requests, and the shipped deploy files agreeing with the binary.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{free_port, Browser, Proxy, World};
+use crate::common::{free_port, Browser, Proxy, World};
 
 fn metric(text: &str, series: &str) -> f64 {
     text.lines()
@@ -183,4 +179,57 @@ fn the_dockerfile_builds_with_the_script_ci_runs() {
     // stage needs them.
     assert!(dockerfile.contains("COPY vendor vendor"));
     assert!(dockerfile.contains("ENTRYPOINT [\"/usr/local/bin/portcullis\"]"));
+}
+
+/// The block of `Cargo.lock` describing package `name`.
+fn lock_entry<'a>(lock: &'a str, name: &str) -> Vec<&'a str> {
+    let mut entries = lock
+        .split("[[package]]")
+        .filter(|e| e.lines().any(|l| l.trim() == format!("name = \"{name}\"")));
+    entries
+        .next()
+        .map_or_else(Vec::new, |e| e.lines().collect())
+}
+
+#[test]
+fn the_vendored_pingora_patches_are_the_ones_built() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let lock = std::fs::read_to_string(format!("{root}/Cargo.lock")).unwrap();
+    let manifest = std::fs::read_to_string(format!("{root}/Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains("pingora = { version = \"=0.9.1\""),
+        "pingora is pinned to the version the patches are made against"
+    );
+    for krate in ["pingora-proxy", "pingora-core"] {
+        // A patch that cargo did not use (a newer pingora, say) leaves the crate
+        // coming from the registry, with a `source` line.
+        let entry = lock_entry(&lock, krate);
+        assert!(
+            entry.iter().any(|l| l.trim() == "version = \"0.9.1\""),
+            "{krate} 0.9.1 is locked: {entry:?}"
+        );
+        assert!(
+            !entry.iter().any(|l| l.trim_start().starts_with("source")),
+            "{krate} comes from the registry, not vendor/: the patch is not applied"
+        );
+        assert!(
+            manifest.contains(&format!("{krate} = {{ path = \"vendor/{krate}\" }}")),
+            "{krate} is patched from vendor/"
+        );
+        // Every line the patch adds is in the vendored source.
+        let patch = std::fs::read_to_string(format!("{root}/vendor/{krate}.patch")).unwrap();
+        let mut file = String::new();
+        for line in patch.lines() {
+            if let Some(path) = line.strip_prefix("+++ b/") {
+                file = std::fs::read_to_string(format!("{root}/vendor/{krate}/{path}"))
+                    .unwrap_or_else(|_| panic!("vendor/{krate}/{path} is missing"));
+            } else if let Some(added) = line.strip_prefix('+') {
+                assert!(
+                    file.lines().any(|l| l == added),
+                    "vendor/{krate} lacks a line of its patch: {added}"
+                );
+            }
+        }
+        assert!(patch.contains("portcullis patch"), "{krate}.patch");
+    }
 }

@@ -2,11 +2,7 @@
 //! in on plain http on loopback, and the page mints a ticket and opens WebSockets
 //! the way a dashboard's JavaScript would.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{chromium, Proxy, World};
+use crate::common::{chromium, Proxy, World};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,10 +1,6 @@
 //! `[access]`: signed in is not the same as allowed in.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{Browser, Proxy, World};
+use crate::common::{Browser, Proxy, World};
 use portcullis::demo::dev_idp::Faults;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -17,7 +13,7 @@ async fn email_outside_the_allowlist_gets_a_403_page_and_an_audit_line() {
     assert_eq!(r.status, 403);
     assert!(r.body.contains("Access denied") && r.body.contains("mallory@example.com"));
     assert!(!b.cookies.contains_key("portcullis_session"));
-    let audit = proxy.audit().await;
+    let audit = proxy.audit_when("access_denied").await;
     let denied = audit
         .iter()
         .find(|e| e["event"] == "access_denied")
@@ -55,10 +51,13 @@ async fn domain_rule_needs_a_verified_email() {
     let mut unverified = Browser::new();
     let r = unverified.sign_in(&proxy, "/", "eve@example.com").await;
     assert_eq!(r.status, 403);
-    let audit = proxy.audit().await;
-    assert!(audit
-        .iter()
-        .any(|e| e["event"] == "access_denied" && e["reason"] == "email_not_verified"));
+    proxy
+        .audit_until("email_not_verified denial", |audit| {
+            audit
+                .iter()
+                .any(|e| e["event"] == "access_denied" && e["reason"] == "email_not_verified")
+        })
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

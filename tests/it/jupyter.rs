@@ -5,16 +5,12 @@
 //! its WebSocket, a notebook saves, `/files/` passes Jupyter's Referer check,
 //! sign-out closes the kernel socket, and a script's fetch then gets 401 JSON.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::time::Duration;
 
-use common::jupyter::Jupyter;
-use common::nginx::Nginx;
-use common::node_idp::{sign_in_at, NodeIdp};
-use common::{chromium, free_port, Browser, Proxy, World};
+use crate::common::jupyter::Jupyter;
+use crate::common::nginx::Nginx;
+use crate::common::node_idp::{sign_in_at, NodeIdp};
+use crate::common::{chromium, free_port, Browser, Proxy, World};
 use serde_json::json;
 
 const CLIENT: &str = "portcullis-jupyter";
@@ -29,8 +25,8 @@ fn config(world: &World, idp: &NodeIdp, jupyter: &Jupyter, server: &str) -> Stri
             &format!("url = \"{}\"", jupyter.url()),
         )
         .replace(world.idp.issuer(), &idp.issuer)
-        .replace(common::CLIENT_ID, CLIENT)
-        .replace(common::CLIENT_SECRET, SECRET)
+        .replace(crate::common::CLIENT_ID, CLIENT)
+        .replace(crate::common::CLIENT_SECRET, SECRET)
 }
 
 /// Two Labs with a kernel and a Chromium each are too much for two cores at once:

@@ -1,11 +1,7 @@
 //! Answers no real IdP gives, from the development IdP: each must end the login
 //! with a clear page, a `login_failure` audit line, and no session.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{Browser, Proxy, World};
+use crate::common::{Browser, Proxy, World};
 use portcullis::demo::dev_idp::Faults;
 
 async fn login_fails(faults: Faults, expected_status: u16, reason: &str) {
@@ -20,7 +16,7 @@ async fn login_fails(faults: Faults, expected_status: u16, reason: &str) {
         !b.cookies.contains_key("portcullis_session"),
         "{faults:?} must not sign in"
     );
-    let audit = proxy.audit().await;
+    let audit = proxy.audit_when("login_failure").await;
     let failure = audit
         .iter()
         .find(|e| e["event"] == "login_failure")
@@ -133,7 +129,7 @@ async fn a_code_cannot_be_redeemed_twice() {
 #[tokio::test(flavor = "multi_thread")]
 async fn unreachable_idp_at_start_does_not_stop_portcullis() {
     let world = World::new().await;
-    let dead = common::free_port();
+    let dead = crate::common::free_port();
     let config = world
         .config("", "")
         .replace(world.idp.issuer(), &format!("http://127.0.0.1:{dead}"));

@@ -2,15 +2,11 @@
 //! request rate, zero errors, and memory that stays flat. Bounded in time and
 //! count; it stops by itself.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Browser, Proxy, World};
+use crate::common::{Browser, Proxy, World};
 
 const CONNECTIONS: usize = 200;
 const RATE_PER_CONNECTION: u64 = 4; // 800 requests/s in all
@@ -26,6 +22,7 @@ fn rss_kib(pid: u32) -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "slow tier: scripts/test.sh runs it (cargo test --test it -- --ignored)"]
 async fn a_minute_of_steady_load_has_no_errors_and_flat_memory() {
     let world = World::new().await;
     let proxy = Proxy::start(&world.config("", "")).await;

@@ -1,12 +1,8 @@
 //! Sign-in through a real, certified OpenID Provider: `oidc-provider` from npm,
 //! on loopback, its login and consent forms filled as a person would.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::node_idp::{sign_in_at, IdpBrowser, NodeIdp};
-use common::{free_port, Browser, Proxy, World};
+use crate::common::node_idp::{sign_in_at, IdpBrowser, NodeIdp};
+use crate::common::{free_port, Browser, Proxy, World};
 
 const CLIENT: &str = "portcullis-real";
 const SECRET: &str = "real-client-secret-0123456789";
@@ -85,8 +81,8 @@ async fn proxy_for(
     let config = world
         .config("", access)
         .replace(world.idp.issuer(), &idp.issuer)
-        .replace(common::CLIENT_ID, CLIENT)
-        .replace(common::CLIENT_SECRET, SECRET)
+        .replace(crate::common::CLIENT_ID, CLIENT)
+        .replace(crate::common::CLIENT_SECRET, SECRET)
         .replace("display_name = \"Dev IdP\"", "display_name = \"Real IdP\"")
         + provider_extra;
     Proxy::start_on(port, &config, &[]).await

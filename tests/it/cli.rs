@@ -1,10 +1,6 @@
 //! The command line: `check`, `secret`, and `serve` refusing bad config.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::run_cli;
+use crate::common::run_cli;
 
 const GOOD: &str = r#"
 [server]

@@ -2,14 +2,10 @@
 //! spoofing through `_` headers, secrets in pingora's own log lines, cookie
 //! tossing, slow request heads, and refused tickets echoed back.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, urlencode, ws_open, Browser, Proxy, World};
+use crate::common::{free_port, urlencode, ws_open, Browser, Proxy, World};
 use portcullis::demo::dev_idp::Faults;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -106,9 +102,9 @@ async fn underscore_headers_never_reach_a_cgi_style_upstream() {
     }
 }
 
-/// Everything the process wrote, audit stream and operational log alike.
-async fn all_output(proxy: &Proxy) -> String {
-    format!("{}\n{}", proxy.audit_raw().await, proxy.stderr())
+/// Everything the process wrote, once the audit line of `event` is out.
+async fn all_output(proxy: &Proxy, event: &str) -> String {
+    format!("{}\n{}", proxy.audit_raw_when(event).await, proxy.stderr())
 }
 
 fn assert_holds_none(output: &str, secrets: &[(&str, &str)]) {
@@ -150,7 +146,7 @@ async fn pingora_error_lines_never_hold_a_ticket_when_the_upstream_is_down() {
         "pingora logged the failure: {}",
         proxy.stderr()
     );
-    let output = all_output(&proxy).await;
+    let output = all_output(&proxy, "ws_ticket_minted").await;
     assert!(output.contains("GET /ws,"), "the path is named: {output}");
     assert_holds_none(&output, &[("ticket", &ticket), ("query", "x=1")]);
 }
@@ -199,7 +195,7 @@ async fn pingora_error_lines_never_hold_a_code_or_state_when_a_client_drops() {
         proxy.stderr()
     );
     assert_holds_none(
-        &all_output(&proxy).await,
+        &all_output(&proxy, "login_start").await,
         &[("code", &code), ("state", &state), ("PKCE cookie", &pkce)],
     );
 }
@@ -240,7 +236,7 @@ async fn no_line_at_trace_level_holds_a_cookie_code_state_or_ticket() {
         proxy.stderr()
     );
     assert_holds_none(
-        &all_output(&proxy).await,
+        &all_output(&proxy, "ws_ticket_minted").await,
         &[
             ("session cookie", &session),
             ("PKCE cookie", &pkce),
@@ -274,7 +270,7 @@ async fn https_sign_in(proxy: &Proxy, email: &str) -> Browser {
     b
 }
 
-async fn echo_with_cookie(proxy: &Proxy, cookie: &str) -> common::Resp {
+async fn echo_with_cookie(proxy: &Proxy, cookie: &str) -> crate::common::Resp {
     let mut plain = Browser::new();
     let req = plain
         .client()

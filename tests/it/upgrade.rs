@@ -1,18 +1,14 @@
 //! WebSocket upgrades authenticated by the session cookie: allowed only from the
 //! dashboard's own origin (cross-site WebSocket hijacking defence), never redirected.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{Browser, Proxy, World};
+use crate::common::{Browser, Proxy, World};
 
 async fn connect(
     proxy: &Proxy,
     cookie: Option<&str>,
     origin: Option<&str>,
-) -> Result<common::Ws, u16> {
-    common::ws_open(proxy, "/ws", cookie, origin).await
+) -> Result<crate::common::Ws, u16> {
+    crate::common::ws_open(proxy, "/ws", cookie, origin).await
 }
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;

@@ -2,13 +2,9 @@
 //! `oidc-provider` IdP. Browsers enforce the `__Host-`/`__Secure-` cookie rules, so
 //! a wrong attribute here shows up as a failed sign-in.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::nginx::{location, Nginx};
-use common::node_idp::NodeIdp;
-use common::{chromium, free_port, Proxy, World};
+use crate::common::nginx::{location, Nginx};
+use crate::common::node_idp::NodeIdp;
+use crate::common::{chromium, free_port, Proxy, World};
 use serde_json::json;
 
 const CLIENT: &str = "portcullis-tls";
@@ -18,8 +14,8 @@ fn config(world: &World, idp: &NodeIdp, server: &str) -> String {
     world
         .config(server, "")
         .replace(world.idp.issuer(), &idp.issuer)
-        .replace(common::CLIENT_ID, CLIENT)
-        .replace(common::CLIENT_SECRET, SECRET)
+        .replace(crate::common::CLIENT_ID, CLIENT)
+        .replace(crate::common::CLIENT_SECRET, SECRET)
 }
 
 fn cookie<'a>(seen: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {

@@ -1,10 +1,6 @@
 //! `public_url` with a path prefix: every URL and cookie portcullis makes carries it.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{Browser, Proxy, World};
+use crate::common::{Browser, Proxy, World};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn public_url_prefix_shapes_urls_cookies_and_redirect_uri() {

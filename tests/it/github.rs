@@ -2,15 +2,11 @@
 //! private emails, the primary verified address, org and team rules, API errors,
 //! GitHub's 200-with-error token answers, and token revocation on logout.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::fake_oauth::{FakeOAuth, GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET};
-use common::{Browser, Proxy, Resp, World};
+use crate::common::fake_oauth::{FakeOAuth, GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET};
+use crate::common::{Browser, Proxy, Resp, World};
 
 /// A config with the GitHub provider `gh` first, then the dev IdP.
 fn config(world: &World, github: &FakeOAuth, provider_extra: &str, access: &str) -> String {
@@ -87,7 +83,7 @@ async fn org_member_with_a_private_email_signs_in() {
     assert!(log
         .iter()
         .any(|l| l == "GET /api/v3/user/memberships/orgs/acme"));
-    let lines = proxy.audit_raw().await;
+    let lines = proxy.audit_raw_when("login_success").await;
     assert!(!lines.contains("tok_"), "tokens never reach the audit log");
 }
 
@@ -149,10 +145,13 @@ async fn an_unverified_primary_email_does_not_satisfy_email_rules() {
         "read:org only when org rules exist"
     );
     assert_eq!(r.status, 403, "{}", r.body);
-    let audit = proxy.audit().await;
-    assert!(audit
-        .iter()
-        .any(|e| e["event"] == "access_denied" && e["reason"] == "email_not_verified"));
+    proxy
+        .audit_until("email_not_verified denial", |audit| {
+            audit
+                .iter()
+                .any(|e| e["event"] == "access_denied" && e["reason"] == "email_not_verified")
+        })
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -165,10 +164,13 @@ async fn an_api_error_is_a_clear_page_and_no_session() {
     assert_eq!(r.status, 502, "{}", r.body);
     assert!(r.body.contains("temporarily unavailable"));
     assert_eq!(b.get(&proxy.url("/api/echo")).await.status, 401);
-    let audit = proxy.audit().await;
-    assert!(audit
-        .iter()
-        .any(|e| e["event"] == "login_failure" && e["reason"] == "idp_unreachable"));
+    proxy
+        .audit_until("idp_unreachable failure", |audit| {
+            audit
+                .iter()
+                .any(|e| e["event"] == "login_failure" && e["reason"] == "idp_unreachable")
+        })
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

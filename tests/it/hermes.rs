@@ -3,14 +3,10 @@
 //! WebSockets work at the root and under a /hermes prefix behind TLS; without a
 //! session nothing of Hermes is reachable.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::hermes::Hermes;
-use common::nginx::{location, Nginx};
-use common::node_idp::NodeIdp;
-use common::{chromium, free_port, Browser, Proxy, World};
+use crate::common::hermes::Hermes;
+use crate::common::nginx::{location, Nginx};
+use crate::common::node_idp::NodeIdp;
+use crate::common::{chromium, free_port, Browser, Proxy, World};
 use serde_json::json;
 
 const CLIENT: &str = "portcullis-hermes";
@@ -24,8 +20,8 @@ fn config(world: &World, idp: &NodeIdp, hermes: &Hermes, server: &str, extra: &s
             &format!("127.0.0.1:{}", hermes.port),
         )
         .replace(world.idp.issuer(), &idp.issuer)
-        .replace(common::CLIENT_ID, CLIENT)
-        .replace(common::CLIENT_SECRET, SECRET)
+        .replace(crate::common::CLIENT_ID, CLIENT)
+        .replace(crate::common::CLIENT_SECRET, SECRET)
 }
 
 fn assert_hermes_works(seen: &serde_json::Value, base_path: &str) {
@@ -142,7 +138,7 @@ async fn without_the_host_rewrite_hermes_refuses_the_proxy() {
     let proxy = Proxy::start_on(port, &text, &[]).await;
     let mut b = Browser::new();
     let start = b.get(&proxy.url("/auth/login?provider=dev")).await;
-    let back = common::node_idp::sign_in_at(&idp.issuer, start.location(), "alice").await;
+    let back = crate::common::node_idp::sign_in_at(&idp.issuer, start.location(), "alice").await;
     assert_eq!(b.get(&back).await.status, 302);
     let r = b
         .send(

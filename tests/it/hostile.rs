@@ -1,13 +1,9 @@
 //! Hostile requests over raw TCP: each gets a clean 4xx or a closed connection,
 //! never a panic, never the upstream, and the proxy keeps serving others.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::time::Duration;
 
-use common::{Browser, Proxy, World};
+use crate::common::{Browser, Proxy, World};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -160,7 +156,7 @@ async fn slow_clients_do_not_block_others() {
 #[tokio::test(flavor = "multi_thread")]
 async fn upstream_down_then_back_recovers() {
     let world = World::new().await;
-    let port = common::free_port();
+    let port = crate::common::free_port();
     let config = world
         .config("", "")
         .replace(&world.upstream.to_string(), &format!("127.0.0.1:{port}"));

@@ -1,8 +1,6 @@
 //! Property tests: no input makes a parser or validator panic, and each one's
 //! promise holds for every value it accepts.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::sync::Arc;
 use std::time::Duration;
 

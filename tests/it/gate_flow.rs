@@ -1,11 +1,7 @@
 //! The whole login flow over real HTTP: the portcullis binary, the development IdP
 //! and an echo dashboard on loopback.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{Browser, Proxy, World};
+use crate::common::{Browser, Proxy, World};
 use serde_json::Value;
 
 async fn signed_in(proxy: &Proxy) -> Browser {
@@ -86,7 +82,7 @@ async fn login_flow_lands_on_next_and_forwards_identity() {
     .is_ok());
 
     let events: Vec<String> = proxy
-        .audit()
+        .audit_when("login_success")
         .await
         .iter()
         .map(|e| e["event"].as_str().unwrap().to_string())
@@ -148,8 +144,7 @@ async fn tampered_cookie_is_treated_as_absent_and_cleared() {
         "a page gets the login redirect, never an error page"
     );
     assert!(r.location().starts_with("/login?next="));
-    let audit = proxy.audit().await;
-    assert!(audit.iter().any(|e| e["event"] == "session_invalid"));
+    proxy.audit_when("session_invalid").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -157,7 +152,7 @@ async fn cookie_sealed_with_another_secret_is_refused() {
     let world = World::new().await;
     let proxy = Proxy::start(&world.config("", "")).await;
     let other = Proxy::start(&world.config("", "").replace(
-        common::SECRET,
+        crate::common::SECRET,
         "another-secret-that-is-long-enough-0123456789",
     ))
     .await;
@@ -187,10 +182,13 @@ async fn logout_revokes_the_session() {
     let r = b.get(&proxy.url("/api/echo")).await;
     assert_eq!(r.status, 401);
     assert_eq!(r.json()["error"], "session_expired");
-    let audit = proxy.audit().await;
-    assert!(audit
-        .iter()
-        .any(|e| e["event"] == "logout" && e["user_id"] == "dev|ada@example.com"));
+    proxy
+        .audit_until("logout of ada", |audit| {
+            audit
+                .iter()
+                .any(|e| e["event"] == "logout" && e["user_id"] == "dev|ada@example.com")
+        })
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -386,7 +384,7 @@ async fn providers_and_health_endpoints() {
 #[tokio::test(flavor = "multi_thread")]
 async fn upstream_down_is_a_502_page() {
     let world = World::new().await;
-    let dead = common::free_port();
+    let dead = crate::common::free_port();
     let config = world
         .config("", "")
         .replace(&world.upstream.to_string(), &format!("127.0.0.1:{dead}"));
@@ -425,10 +423,10 @@ async fn previous_secrets_still_open_cookies() {
         signed_in(&proxy).await
     };
     let rotated = old.replace(
-        &format!("secret = \"{}\"", common::SECRET),
+        &format!("secret = \"{}\"", crate::common::SECRET),
         &format!(
             "secret = \"a-brand-new-secret-0123456789-abcdefghijkl\"\nprevious_secrets = [\"{}\"]",
-            common::SECRET
+            crate::common::SECRET
         ),
     );
     let proxy = Proxy::start(&rotated).await;
@@ -449,7 +447,7 @@ async fn audit_log_never_holds_secrets() {
     let r = b.get(&callback).await;
     assert_eq!(r.status, 302);
     let session = b.cookies["portcullis_session"].clone();
-    let raw = proxy.audit_raw().await;
+    let raw = proxy.audit_raw_when("login_success").await;
     let logs = proxy.stderr();
     let q: std::collections::BTreeMap<String, String> = url::Url::parse(&callback)
         .unwrap()
@@ -461,8 +459,8 @@ async fn audit_log_never_holds_secrets() {
         &q["state"],
         &pkce,
         &session,
-        &common::CLIENT_SECRET.to_string(),
-        &common::SECRET.to_string(),
+        &crate::common::CLIENT_SECRET.to_string(),
+        &crate::common::SECRET.to_string(),
     ] {
         assert!(!raw.contains(secret.as_str()), "audit holds a secret");
         assert!(!logs.contains(secret.as_str()), "logs hold a secret");
