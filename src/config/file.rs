@@ -98,9 +98,9 @@ pub struct AccessFile {
 }
 
 /// One `[[providers]]` entry. Every kind's keys are listed here so that a key that
-/// belongs to no kind is refused by serde; which keys a kind needs is checked in
-/// `config::validate_provider`.
-#[derive(Debug, Deserialize)]
+/// belongs to no kind is refused by serde; which keys a kind uses is checked in
+/// `config::provider` (`Serialize` only serves [`ProviderFile::keys_set`]).
+#[derive(Debug, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderFile {
     pub id: Option<String>,
@@ -134,30 +134,16 @@ pub struct ProviderFile {
 }
 
 impl ProviderFile {
-    /// The kind-specific keys this entry sets, by name.
-    pub fn kind_keys_set(&self) -> Vec<&'static str> {
-        [
-            ("issuer", self.issuer.is_some()),
-            ("groups_claim", self.groups_claim.is_some()),
-            ("idp_logout", self.idp_logout.is_some()),
-            ("base_url", self.base_url.is_some()),
-            ("api_url", self.api_url.is_some()),
-            ("allowed_orgs", self.allowed_orgs.is_some()),
-            ("allowed_teams", self.allowed_teams.is_some()),
-            ("authorize_url", self.authorize_url.is_some()),
-            ("token_url", self.token_url.is_some()),
-            ("userinfo_url", self.userinfo_url.is_some()),
-            ("revocation_url", self.revocation_url.is_some()),
-            ("end_session_url", self.end_session_url.is_some()),
-            ("token_endpoint_auth", self.token_endpoint_auth.is_some()),
-            ("user_id_claim", self.user_id_claim.is_some()),
-            ("email_claim", self.email_claim.is_some()),
-            ("email_verified_claim", self.email_verified_claim.is_some()),
-            ("name_claim", self.name_claim.is_some()),
-            ("trust_email", self.trust_email.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(k, set)| set.then_some(k))
-        .collect()
+    /// The keys this entry sets, by the names serde reads them under, so no list
+    /// of key names is kept by hand beside the struct.
+    pub fn keys_set(&self) -> Vec<String> {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(keys)) => keys
+                .into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, _)| k)
+                .collect(),
+            _ => Vec::new(),
+        }
     }
 }

@@ -118,13 +118,11 @@ pub fn render(c: &Config) -> String {
             p.display_name
         );
         match &p.kind {
-            ProviderKind::Oidc {
-                issuer,
-                groups_claim,
-            } => {
+            ProviderKind::Oidc(o) => {
                 let _ = writeln!(
                     out,
-                    "  issuer          = {issuer}\n  groups_claim    = {groups_claim}"
+                    "  issuer          = {}\n  groups_claim    = {}",
+                    o.issuer, o.groups_claim
                 );
             }
             ProviderKind::Github(g) => {

@@ -332,7 +332,7 @@ fn oidc_refuses_oauth2_keys_and_knows_its_groups_claim() {
     );
     let c = with_provider("id = \"o\"\nkind = \"oidc\"\nclient_id = \"a\"\nissuer = \"https://o.example\"\ngroups_claim = \"roles\"\nrevoke_on_logout = true\nidp_logout = true").unwrap();
     let p = &c.providers[1];
-    assert!(matches!(&p.kind, ProviderKind::Oidc { groups_claim, .. } if groups_claim == "roles"));
+    assert!(matches!(&p.kind, ProviderKind::Oidc(o) if o.groups_claim == "roles"));
     assert!(p.logout.revoke_tokens && p.logout.idp_logout);
 }
 

@@ -200,13 +200,10 @@ impl Providers {
             configs
                 .iter()
                 .map(|c| match &c.kind {
-                    ProviderKind::Oidc {
-                        issuer,
-                        groups_claim,
-                    } => Arc::new(oidc::OidcProvider::new(
+                    ProviderKind::Oidc(o) => Arc::new(oidc::OidcProvider::new(
                         c,
-                        issuer.clone(),
-                        groups_claim.clone(),
+                        o.issuer.clone(),
+                        o.groups_claim.clone(),
                         groups_wanted,
                         backchannel.clone(),
                     )) as Arc<dyn Provider>,
