@@ -20,6 +20,8 @@ pub mod metrics;
 pub mod provider;
 pub mod public_url;
 pub mod redirect;
+pub mod reply;
+pub mod request;
 pub mod secret;
 pub mod server;
 pub mod session;

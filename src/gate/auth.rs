@@ -1,14 +1,16 @@
 //! Who is asking: the session cookie, checked for integrity, expiry, revocation and
-//! the current `[access]` rules, and what an unauthenticated request gets instead.
+//! the current `[access]` rules, or a WebSocket upgrade's single-use ticket; and
+//! what an unauthenticated request gets instead.
 
 use http::HeaderMap;
 use serde_json::json;
 
-use super::reply::Reply;
-use super::request::{is_script_request, is_upgrade, wants_json, RequestInfo};
 use crate::app::App;
 use crate::audit::{AuditEvent, AuditKind};
+use crate::metrics::METRICS;
 use crate::public_url::RequestOrigin;
+use crate::reply::Reply;
+use crate::request::{is_script_request, is_upgrade, wants_json, RequestInfo};
 use crate::session::{cookie, SessionClaims};
 
 /// The outcome of authenticating a request.
@@ -59,6 +61,36 @@ pub async fn authenticate(
         return Ok(Auth::Valid(claims));
     }
     Ok(dead.map_or(Auth::Absent, Auth::Dead))
+}
+
+/// Redeems a WebSocket upgrade's `?ticket=`: the session that minted it, when the
+/// ticket is unused, unexpired, of a live session and that person is still
+/// allowed; otherwise the 401 (audited, the ticket cut to 8 characters).
+pub async fn redeem_ticket(
+    app: &App,
+    req: &RequestInfo,
+    ticket: &str,
+    now: i64,
+) -> Result<SessionClaims, Reply> {
+    match app.tickets.redeem(ticket, now).await {
+        Ok(claims) if app.access.check(&claims.person()).is_ok() => {
+            METRICS.tickets.with_label_values(&["consumed"]).inc();
+            Ok(claims)
+        }
+        result => {
+            let reason = result.err().map_or("no_longer_allowed", |r| r.reason());
+            METRICS.tickets.with_label_values(&["rejected"]).inc();
+            app.audit.emit(
+                AuditEvent::new(AuditKind::WsTicketRejected, req.client_ip)
+                    .reason(reason)
+                    .ticket(ticket),
+            );
+            Err(Reply::json(
+                401,
+                &json!({"error": "invalid_ticket", "detail": "Unauthorized", "login_url": req.login_url()}),
+            ))
+        }
+    }
 }
 
 /// The claims to go on with, and with sliding sessions, when the session is due

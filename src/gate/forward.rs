@@ -7,9 +7,9 @@ use http::Uri;
 use pingora::http::RequestHeader;
 use pingora::prelude::*;
 
-use super::request::RequestInfo;
 use crate::app::App;
 use crate::config::UpstreamConfig;
+use crate::request::RequestInfo;
 use crate::session::{cookie, SessionClaims};
 
 /// Whether a client-sent request header is one portcullis alone may set, or could

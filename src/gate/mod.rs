@@ -2,10 +2,9 @@
 //! lives, refuse what must be refused, route portcullis's own endpoints, and hand
 //! everything else to the upstream with a clean set of headers.
 
+mod api;
 mod auth;
 mod forward;
-mod reply;
-mod request;
 mod routes;
 
 use std::sync::Arc;
@@ -17,17 +16,16 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use time::OffsetDateTime;
 
 use crate::app::App;
-use crate::audit::{AuditEvent, AuditKind};
 use crate::live::LiveGuard;
 use crate::login::page::error_page;
 use crate::metrics::{Outcome, METRICS};
 use crate::public_url::OriginError;
-use crate::session::SessionClaims;
-use auth::{authenticate, refresh, unauthenticated, Auth};
-use reply::Reply;
-use request::{
+use crate::reply::Reply;
+use crate::request::{
     cross_origin, is_unsafe, is_upgrade, same_origin_upgrade, without_param, RequestInfo,
 };
+use crate::session::SessionClaims;
+use auth::{authenticate, redeem_ticket, refresh, unauthenticated, Auth};
 use routes::{route, Route};
 
 /// Largest request head (all header lines) accepted, in bytes.
@@ -120,9 +118,8 @@ impl Gate {
         if is_upgrade(headers) {
             if let Some(ticket) = req.param("ticket") {
                 // Judged by the ticket alone: a cookie that comes along does not help.
-                return match app.tickets.redeem(&ticket, now).await {
-                    Ok(claims) if app.access.check(&claims.person()).is_ok() => {
-                        METRICS.tickets.with_label_values(&["consumed"]).inc();
+                return match redeem_ticket(app, &req, &ticket, now).await {
+                    Ok(claims) => {
                         req.query = req
                             .query
                             .as_deref()
@@ -130,19 +127,7 @@ impl Gate {
                         ctx.forward = Some((req, claims));
                         None
                     }
-                    result => {
-                        let reason = result.err().map_or("no_longer_allowed", |r| r.reason());
-                        METRICS.tickets.with_label_values(&["rejected"]).inc();
-                        app.audit.emit(
-                            AuditEvent::new(AuditKind::WsTicketRejected, req.client_ip)
-                                .reason(reason)
-                                .ticket(&ticket),
-                        );
-                        Some(Reply::json(
-                            401,
-                            &serde_json::json!({"error": "invalid_ticket", "detail": "Unauthorized", "login_url": req.login_url()}),
-                        ))
-                    }
+                    Err(reply) => Some(reply),
                 };
             }
         }

@@ -1,0 +1,222 @@
+//! The sign-in journey: the login page, `/auth/login` (PKCE, `state`, `nonce`, the
+//! PKCE cookie, 302 to the IdP) and `/auth/callback` (state check, code exchange,
+//! identity, `[access]`, the session cookie, 302 to `next`).
+
+use http::HeaderMap;
+
+use super::page::{error_page, login_page as render_login, ProviderButton};
+use super::pkce::{PendingLogin, PKCE_COOKIE_TTL_SECS};
+use crate::app::App;
+use crate::audit::{AuditEvent, AuditKind};
+use crate::provider::{AuthorizationRequest, CodeExchange, ProviderError, SignIn};
+use crate::redirect::SafeNext;
+use crate::reply::Reply;
+use crate::request::{encode, RequestInfo};
+use crate::session::cookie;
+
+pub fn login_page(app: &App, req: &RequestInfo) -> Reply {
+    let next = SafeNext::parse_opt(req.param("next").as_deref());
+    let buttons: Vec<ProviderButton<'_>> = app
+        .providers
+        .iter()
+        .map(|p| ProviderButton {
+            display_name: p.display_name(),
+            available: p.is_ready(),
+            href: format!(
+                "{}?provider={}&next={}",
+                req.origin.path("/auth/login"),
+                encode(p.id()),
+                encode(next.as_str())
+            ),
+        })
+        .collect();
+    Reply::html(200, render_login(&buttons, app.banner.as_deref()))
+}
+
+fn back_to_login(req: &RequestInfo, status: u16, title: &str, message: &str) -> Reply {
+    let href = req.origin.path("/login");
+    Reply::html(
+        status,
+        error_page(title, message, Some((&href, "Back to sign-in"))),
+    )
+}
+
+pub async fn start_login(app: &App, req: &RequestInfo, now: i64) -> Reply {
+    let provider_id = req.param("provider").unwrap_or_default();
+    let Some(provider) = app.providers.get(&provider_id) else {
+        return back_to_login(
+            req,
+            400,
+            "Unknown sign-in provider",
+            "This sign-in link names a provider that is not configured.",
+        );
+    };
+    let next = SafeNext::parse_opt(req.param("next").as_deref());
+    let pending = PendingLogin::new(provider.id(), &next, req.origin.redirect_uri(), now);
+    let challenge = pending.code_challenge();
+    let auth = AuthorizationRequest {
+        redirect_uri: &pending.redirect_uri,
+        state: &pending.state,
+        nonce: &pending.nonce,
+        code_challenge: &challenge,
+    };
+    let url = match provider.authorization_url(&auth).await {
+        Ok(url) => url,
+        Err(e) => {
+            tracing::warn!(provider = provider.id(), error = %e, "cannot start a login");
+            app.audit.emit(
+                AuditEvent::new(AuditKind::LoginFailure, req.client_ip)
+                    .provider(provider.id())
+                    .reason(e.reason()),
+            );
+            return provider_error_page(req, provider.display_name(), &e);
+        }
+    };
+    app.audit
+        .emit(AuditEvent::new(AuditKind::LoginStart, req.client_ip).provider(provider.id()));
+    Reply::redirect(url.to_string()).cookie(cookie::set_cookie(
+        app.pkce_cookie.base(),
+        &req.origin,
+        &app.pkce.seal(&pending),
+        std::time::Duration::from_secs(PKCE_COOKIE_TTL_SECS),
+    ))
+}
+
+fn provider_error_page(req: &RequestInfo, name: &str, e: &ProviderError) -> Reply {
+    match e {
+        ProviderError::Unreachable(_) => back_to_login(
+            req,
+            502,
+            "Sign-in provider unavailable",
+            &format!("{name} is temporarily unavailable. Try again in a moment."),
+        ),
+        _ => back_to_login(
+            req,
+            400,
+            "Sign-in failed",
+            &format!("The answer from {name} could not be verified. Try signing in again."),
+        ),
+    }
+}
+
+pub async fn callback(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -> Reply {
+    let clear_pkce = cookie::clear_cookie(app.pkce_cookie.base(), &req.origin);
+    let cookies = cookie::header(headers).unwrap_or_default();
+    let pending = cookie::values(&cookies, app.pkce_cookie.for_origin(&req.origin))
+        .filter_map(|v| app.pkce.open::<PendingLogin>(v))
+        .find(|p| p.exp > now);
+    let fail = |reason: &str, provider: Option<&str>| {
+        let mut e = AuditEvent::new(AuditKind::LoginFailure, req.client_ip).reason(reason);
+        if let Some(p) = provider {
+            e = e.provider(p);
+        }
+        app.audit.emit(e);
+    };
+    let Some(pending) = pending else {
+        fail("no_login_in_progress", None);
+        return back_to_login(
+            req,
+            400,
+            "Sign-in expired",
+            "This sign-in was not started here, or took too long. Start again.",
+        )
+        .cookie(clear_pkce);
+    };
+    let provider_id = pending.provider.as_str();
+    if req.param("error").is_some() {
+        fail("idp_error", Some(provider_id));
+        return back_to_login(
+            req,
+            400,
+            "Sign-in not completed",
+            "The identity provider did not complete the sign-in.",
+        )
+        .cookie(clear_pkce);
+    }
+    let state_ok = req
+        .param("state")
+        .is_some_and(|s| pending.state_matches(&s));
+    let code = req.param("code").filter(|c| !c.is_empty());
+    let (true, Some(code)) = (state_ok, code) else {
+        fail("bad_state", Some(provider_id));
+        return back_to_login(req, 400, "Sign-in failed", "This sign-in answer does not belong to the sign-in started in this browser. Start again.")
+            .cookie(clear_pkce);
+    };
+    let Some(provider) = app.providers.get(provider_id) else {
+        fail("unknown_provider", Some(provider_id));
+        return back_to_login(
+            req,
+            400,
+            "Unknown sign-in provider",
+            "That provider is no longer configured.",
+        )
+        .cookie(clear_pkce);
+    };
+    let exchange = CodeExchange {
+        code: &code,
+        code_verifier: &pending.verifier,
+        nonce: &pending.nonce,
+        redirect_uri: &pending.redirect_uri,
+    };
+    let SignIn { identity, tokens } = match provider.exchange(&exchange).await {
+        Ok(sign_in) => sign_in,
+        Err(ProviderError::Denied { rule, user_id, who }) => {
+            app.audit.emit(
+                AuditEvent::new(AuditKind::AccessDenied, req.client_ip)
+                    .provider(provider_id)
+                    .user(&user_id)
+                    .reason(rule),
+            );
+            return access_denied(req, &who).cookie(clear_pkce);
+        }
+        Err(e) => {
+            tracing::warn!(provider = provider_id, error = %e, "sign-in failed");
+            fail(e.reason(), Some(provider_id));
+            return provider_error_page(req, provider.display_name(), &e).cookie(clear_pkce);
+        }
+    };
+    if let Err(denial) = app.access.check(&identity.person()) {
+        app.audit.emit(
+            AuditEvent::new(AuditKind::AccessDenied, req.client_ip)
+                .provider(provider_id)
+                .user(&identity.user_id)
+                .reason(denial.reason()),
+        );
+        let who = identity.email.as_deref().unwrap_or(&identity.user_id);
+        return access_denied(req, who).cookie(clear_pkce);
+    }
+    let groups = app.access.relevant_groups(&identity.groups);
+    let (claims, sealed) = app.sessions.issue(&identity, groups, provider_id, now);
+    if provider.logout().keeps_tokens() {
+        let until = app.sessions.horizon(&claims);
+        let kept = app
+            .store
+            .put_tokens(&claims.sid, until, app.token_codec.seal(&tokens))
+            .await;
+        if let Err(e) = kept {
+            tracing::warn!(provider = provider_id, error = %e, "cannot keep the sign-in's tokens; logout will end the local session only");
+        }
+    }
+    app.audit.emit(
+        AuditEvent::new(AuditKind::LoginSuccess, req.client_ip)
+            .provider(provider_id)
+            .user(&claims.sub),
+    );
+    Reply::redirect(req.origin.path(pending.next().as_str()))
+        .cookie(cookie::set_cookie(
+            app.sessions.cookie_base(),
+            &req.origin,
+            &sealed,
+            app.sessions.ttl(),
+        ))
+        .cookie(clear_pkce)
+}
+
+fn access_denied(req: &RequestInfo, who: &str) -> Reply {
+    back_to_login(
+        req,
+        403,
+        "Access denied",
+        &format!("You signed in as {who}, but this dashboard is not open to that account. Ask its operator for access, or sign in with another account."),
+    )
+}
