@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use url::Url;
 
+use super::client;
 use super::http::BackChannel;
-use super::oauth2;
 use super::{
     AuthorizationRequest, CodeExchange, Identity, Provider, ProviderError, ProviderInfo, SignIn,
     Tokens,
@@ -103,7 +103,7 @@ impl Provider for GithubProvider {
         &self,
         req: &AuthorizationRequest<'_>,
     ) -> Result<Url, ProviderError> {
-        Ok(oauth2::authorization_url(
+        Ok(client::authorization_url(
             &self.web("login/oauth/authorize")?,
             &self.info,
             req,
@@ -113,7 +113,7 @@ impl Provider for GithubProvider {
 
     async fn exchange(&self, req: &CodeExchange<'_>) -> Result<SignIn, ProviderError> {
         let token_url = self.web("login/oauth/access_token")?;
-        let tokens = oauth2::redeem_code(
+        let tokens = client::redeem_code(
             &self.http,
             token_url.as_str(),
             &self.info.client,

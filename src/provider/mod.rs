@@ -6,6 +6,7 @@
 //! [`http::BackChannel`], which follows no redirects.
 
 pub mod claims;
+pub mod client;
 pub mod github;
 pub mod http;
 pub mod jwks;
@@ -126,7 +127,7 @@ pub struct CodeExchange<'a> {
 pub struct ProviderInfo {
     pub id: String,
     pub display_name: String,
-    pub client: oauth2::Client,
+    pub client: client::Client,
     /// Scopes, space-separated.
     pub scope: String,
     pub logout: LogoutConfig,
@@ -137,7 +138,7 @@ impl ProviderInfo {
         Self {
             id: c.id.clone(),
             display_name: c.display_name.clone(),
-            client: oauth2::Client {
+            client: client::Client {
                 id: c.client_id.clone(),
                 secret: c.client_secret.clone(),
             },

@@ -16,9 +16,9 @@ use serde::Deserialize;
 use url::Url;
 
 use super::claims::{string_at, Profile};
+use super::client;
 use super::http::BackChannel;
 use super::jwks::{JwksCache, ALLOWED_ALGORITHMS};
-use super::oauth2;
 use super::{
     AuthorizationRequest, CodeExchange, Identity, Provider, ProviderError, ProviderInfo, SignIn,
     Tokens,
@@ -247,12 +247,12 @@ impl Provider for OidcProvider {
         let meta = self.metadata().await?;
         let endpoint = Url::parse(&meta.authorization_endpoint)
             .map_err(|_| ProviderError::Invalid("authorization_endpoint is not a URL".into()))?;
-        Ok(oauth2::authorization_url(&endpoint, &self.info, req, true))
+        Ok(client::authorization_url(&endpoint, &self.info, req, true))
     }
 
     async fn exchange(&self, req: &CodeExchange<'_>) -> Result<SignIn, ProviderError> {
         let meta = self.metadata().await?;
-        let tokens = oauth2::redeem_code(
+        let tokens = client::redeem_code(
             &self.http,
             &meta.token_endpoint,
             &self.info.client,
@@ -299,7 +299,7 @@ impl Provider for OidcProvider {
         let meta = self.metadata().await?;
         match &meta.revocation_endpoint {
             Some(endpoint) => {
-                oauth2::revoke(
+                client::revoke(
                     &self.http,
                     endpoint,
                     &self.info.client,
@@ -315,7 +315,7 @@ impl Provider for OidcProvider {
     async fn end_session_url(&self, tokens: &Tokens, post_logout: &str) -> Option<Url> {
         let meta = self.metadata().await.ok()?;
         let endpoint = Url::parse(meta.end_session_endpoint.as_deref()?).ok()?;
-        Some(oauth2::end_session_url(
+        Some(client::end_session_url(
             &endpoint,
             &self.info.client.id,
             tokens.id_token.as_deref(),

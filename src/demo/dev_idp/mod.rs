@@ -5,6 +5,16 @@
 //! It is plainly labelled as such on every page, binds loopback addresses only, and
 //! signs ID tokens with a fresh Ed25519 key made at start. Anyone may sign in as
 //! anyone here: it is for trying portcullis, never for protecting anything.
+//!
+//! The hooks that make it misbehave or re-key ([`hooks`]) exist only with the
+//! `test-hooks` feature, which only the test suite enables: the release binary
+//! cannot be told to misbehave.
+
+#[cfg(feature = "test-hooks")]
+mod hooks;
+mod keys;
+
+use keys::{keypair, SigningKey};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -18,7 +28,6 @@ use axum::{Json, Router};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use ring::signature::{Ed25519KeyPair, KeyPair};
 use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -47,23 +56,6 @@ pub struct Faults {
     pub token_delay: Option<std::time::Duration>,
 }
 
-struct SigningKey {
-    kid: String,
-    pair: Ed25519KeyPair,
-    encoding: EncodingKey,
-}
-
-impl SigningKey {
-    fn generate() -> Result<Self, String> {
-        let (pair, encoding) = keypair()?;
-        Ok(Self {
-            kid: random_token(8),
-            pair,
-            encoding,
-        })
-    }
-}
-
 /// The client the IdP knows.
 #[derive(Debug, Clone)]
 pub struct DevClient {
@@ -86,13 +78,15 @@ struct Grant {
 struct Inner {
     issuer: String,
     client: DevClient,
-    /// The signing key; replaced by [`DevIdp::rotate_key`].
+    /// The signing key; replaced by the `test-hooks` key rotation.
     key: std::sync::RwLock<SigningKey>,
     rogue: EncodingKey,
     grants: Mutex<HashMap<String, Grant>>,
     tokens: Mutex<HashMap<String, (String, String)>>,
+    /// Always the default without the `test-hooks` feature.
     faults: Arc<Mutex<Faults>>,
     /// redirect_uri of every authorization request seen, for tests.
+    #[cfg(feature = "test-hooks")]
     seen_redirect_uris: Mutex<Vec<String>>,
 }
 
@@ -101,13 +95,6 @@ struct Inner {
 pub struct DevIdp {
     inner: Arc<Inner>,
     pub addr: SocketAddr,
-}
-
-fn keypair() -> Result<(Ed25519KeyPair, EncodingKey), String> {
-    let rng = ring::rand::SystemRandom::new();
-    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| "cannot generate a key")?;
-    let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|_| "cannot load the key")?;
-    Ok((pair, EncodingKey::from_ed_der(pkcs8.as_ref())))
 }
 
 impl DevIdp {
@@ -132,6 +119,7 @@ impl DevIdp {
             grants: Mutex::default(),
             tokens: Mutex::default(),
             faults: Arc::default(),
+            #[cfg(feature = "test-hooks")]
             seen_redirect_uris: Mutex::default(),
         });
         let app = Router::new()
@@ -149,42 +137,6 @@ impl DevIdp {
 
     pub fn issuer(&self) -> &str {
         &self.inner.issuer
-    }
-
-    /// Changes how the IdP misbehaves from now on.
-    pub fn set_faults(&self, faults: Faults) {
-        if let Ok(mut f) = self.inner.faults.lock() {
-            *f = faults;
-        }
-    }
-
-    /// Replaces the signing key (new `kid`), as an IdP rotating its keys does.
-    pub fn rotate_key(&self) -> Result<(), String> {
-        let fresh = SigningKey::generate()?;
-        if let Ok(mut key) = self.inner.key.write() {
-            *key = fresh;
-        }
-        Ok(())
-    }
-
-    /// Replaces the signing key but keeps its `kid`, as some IdPs do when they
-    /// re-key: a cached JWKS then holds a stale key under the right id.
-    pub fn rekey_same_kid(&self) -> Result<(), String> {
-        let mut fresh = SigningKey::generate()?;
-        if let Ok(mut key) = self.inner.key.write() {
-            fresh.kid = key.kid.clone();
-            *key = fresh;
-        }
-        Ok(())
-    }
-
-    /// The `redirect_uri` of every authorization request so far.
-    pub fn seen_redirect_uris(&self) -> Vec<String> {
-        self.inner
-            .seen_redirect_uris
-            .lock()
-            .map(|v| v.clone())
-            .unwrap_or_default()
     }
 }
 
@@ -209,10 +161,7 @@ async fn jwks(State(s): State<Arc<Inner>>) -> Json<serde_json::Value> {
     let Ok(key) = s.key.read() else {
         return Json(json!({"keys": []}));
     };
-    Json(json!({"keys": [{
-        "kty": "OKP", "crv": "Ed25519", "use": "sig", "alg": "EdDSA", "kid": key.kid,
-        "x": URL_SAFE_NO_PAD.encode(key.pair.public_key().as_ref()),
-    }]}))
+    Json(json!({"keys": [key.jwk()]}))
 }
 
 #[derive(Deserialize)]
@@ -258,6 +207,7 @@ Anyone can sign in as anyone here. Never use it to protect anything.</p>{body}</
 }
 
 async fn authorize_page(State(s): State<Arc<Inner>>, Query(q): Query<AuthorizeQuery>) -> Response {
+    #[cfg(feature = "test-hooks")]
     if let Some(uri) = &q.redirect_uri {
         if let Ok(mut seen) = s.seen_redirect_uris.lock() {
             seen.push(uri.clone());

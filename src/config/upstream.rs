@@ -1,0 +1,73 @@
+//! `[upstream]`: the dashboard behind portcullis, and what it is sent as `Host`,
+//! `Origin` and path.
+
+use url::Url;
+
+use super::{file, ConfigError};
+use crate::public_url::Prefix;
+
+#[derive(Debug, Clone)]
+pub struct UpstreamConfig {
+    pub url: Url,
+    /// `host:port` to connect to.
+    pub address: String,
+    /// The upstream's own authority, sent as `Host` unless `preserve_host`.
+    pub authority: String,
+    /// `http://authority`, sent as `Origin` in place of the public origin.
+    pub origin: String,
+    /// The path of `url` (empty, or `/segment…` without a trailing `/`): it takes
+    /// the public prefix's place in the path the upstream sees, as nginx's
+    /// `proxy_pass http://host/path/` does.
+    pub base_path: String,
+    pub preserve_host: bool,
+}
+
+pub(super) fn validate_upstream(u: file::UpstreamFile) -> Result<UpstreamConfig, ConfigError> {
+    const KEY: &str = "upstream.url";
+    let url = Url::parse(&u.url).map_err(|e| {
+        ConfigError::invalid(
+            KEY,
+            format!(
+                "`{}` is not a URL ({e}); write e.g. \"http://127.0.0.1:9119\"",
+                u.url
+            ),
+        )
+    })?;
+    if url.scheme() != "http" {
+        return Err(ConfigError::invalid(
+            KEY,
+            "must be http://; portcullis speaks plain HTTP to a dashboard beside it (loopback or a private network)",
+        ));
+    }
+    let host = url
+        .host_str()
+        .ok_or_else(|| ConfigError::invalid(KEY, "has no host"))?;
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(ConfigError::invalid(
+            KEY,
+            "must be scheme, host, port and an optional path (no query, fragment or user)",
+        ));
+    }
+    let base_path = Prefix::parse(url.path())
+        .ok_or_else(|| {
+            ConfigError::invalid(
+                KEY,
+                "has a path that is not `/segment/segment` of URL-safe characters; write e.g. \"http://127.0.0.1:8888/jupyter\"",
+            )
+        })?
+        .as_str()
+        .to_string();
+    let port = url.port_or_known_default().unwrap_or(80);
+    let authority = match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    };
+    Ok(UpstreamConfig {
+        address: format!("{host}:{port}"),
+        origin: format!("http://{authority}"),
+        authority,
+        url,
+        base_path,
+        preserve_host: u.preserve_host,
+    })
+}
