@@ -53,7 +53,8 @@ impl Serialize for AuditKind {
     }
 }
 
-/// One audit line. Build with [`AuditEvent::new`] and the `with_*` setters.
+/// One audit line. Build with [`AuditEvent::new`], then [`AuditEvent::provider`],
+/// [`AuditEvent::user`], [`AuditEvent::reason`] and [`AuditEvent::ticket`] as known.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditEvent<'a> {
     ts: String,

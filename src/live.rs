@@ -1,7 +1,8 @@
 //! Upgraded (WebSocket) connections that end with their session.
 //!
 //! pingora relays an upgraded connection until one side closes it. portcullis goes
-//! further: once a second, one sweeper task checks every live connection's session.
+//! further: once a second, the [`Sweeper`] (a pingora background service) checks
+//! every live connection's session.
 //! When that session is logged out (revoked) or reaches its expiry, the client
 //! socket is shut down (`shutdown(2)`, both directions). pingora then sees the
 //! client gone and closes the upstream side too.
@@ -16,7 +17,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -52,7 +53,6 @@ struct Inner {
     conns: Mutex<HashMap<u64, Conn>>,
     next_id: AtomicU64,
     store: Arc<dyn Store>,
-    sweeper_started: AtomicBool,
 }
 
 /// The registry of live upgraded connections.
@@ -83,7 +83,6 @@ impl LiveConnections {
                 conns: Mutex::default(),
                 next_id: AtomicU64::new(0),
                 store,
-                sweeper_started: AtomicBool::new(false),
             }),
         }
     }
@@ -103,17 +102,6 @@ impl LiveConnections {
                     peer: peer_of(fd),
                 },
             );
-        }
-        if !self.inner.sweeper_started.swap(true, Ordering::AcqRel) {
-            let this = self.clone();
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(SWEEP_INTERVAL);
-                loop {
-                    tick.tick().await;
-                    this.sweep(time::OffsetDateTime::now_utc().unix_timestamp())
-                        .await;
-                }
-            });
         }
         LiveGuard {
             id,
@@ -177,6 +165,25 @@ impl LiveConnections {
             }
         }
         doomed.len()
+    }
+}
+
+/// The sweeper, run by pingora as a background service beside the proxy: once
+/// every [`SWEEP_INTERVAL`], [`LiveConnections::sweep`].
+pub struct Sweeper(pub LiveConnections);
+
+#[async_trait::async_trait]
+impl pingora::services::background::BackgroundService for Sweeper {
+    async fn start(&self, mut shutdown: pingora::server::ShutdownWatch) {
+        let mut tick = tokio::time::interval(SWEEP_INTERVAL);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    self.0.sweep(time::OffsetDateTime::now_utc().unix_timestamp()).await;
+                }
+                _ = shutdown.changed() => return,
+            }
+        }
     }
 }
 

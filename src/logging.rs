@@ -1,7 +1,8 @@
 //! Operational logs on stderr, and the rule that keeps secrets out of them.
 //!
-//! Text on a terminal, JSON otherwise (or as configured); `RUST_LOG` overrides the
-//! configured level. The audit stream is separate (stdout, see [`crate::audit`]).
+//! Compact text on a terminal (`portcullis demo` on a laptop), JSON otherwise (or
+//! as configured; `serve` in a container); `RUST_LOG` overrides the configured
+//! level. The audit stream is separate (stdout, see [`crate::audit`]).
 //!
 //! No line at any level may hold a query string, a cookie, an `Authorization`
 //! value, an OAuth code or state, or a ticket. portcullis's own lines log paths
@@ -10,6 +11,8 @@
 //! hyper and h2 print frames. So lines from any other crate pass only at `info`
 //! and above, whatever `RUST_LOG` asks for; pingora's error lines, which do reach
 //! `warn`, name the request through [`crate::gate::Gate`]'s query-free summary.
+//! Their `info` lines (pingora's start-up chatter) show only when the log is
+//! verbose (`debug` or finer), so a newcomer's terminal holds portcullis's words.
 
 use tracing::{Level, Metadata};
 use tracing_subscriber::filter::{filter_fn, EnvFilter, FilterExt};
@@ -20,9 +23,13 @@ use tracing_subscriber::{fmt, Layer, Registry};
 use crate::config::{LogConfig, LogFormat};
 
 /// Whether a log line may be written at all: portcullis's own at any level,
-/// everyone else's at `info` and above.
-pub fn may_log(meta: &Metadata<'_>) -> bool {
-    meta.target().starts_with("portcullis") || *meta.level() <= Level::INFO
+/// everyone else's at `warn` and above, and at `info` too when the log is
+/// `verbose`; never below `info`.
+pub fn may_log(meta: &Metadata<'_>, verbose: bool) -> bool {
+    let level = *meta.level();
+    meta.target().starts_with("portcullis")
+        || level <= Level::WARN
+        || (level == Level::INFO && verbose)
 }
 
 /// Installs the stderr logger (and the bridge that carries pingora's `log`
@@ -35,6 +42,9 @@ pub fn init(log: &LogConfig) {
         LogFormat::Text => false,
         LogFormat::Auto => !std::io::stderr().is_terminal(),
     };
+    let verbose = level
+        .max_level_hint()
+        .is_some_and(|max| max >= tracing::level_filters::LevelFilter::DEBUG);
     let layer: Box<dyn Layer<Registry> + Send + Sync> = if json {
         Box::new(
             fmt::layer()
@@ -43,9 +53,9 @@ pub fn init(log: &LogConfig) {
                 .with_writer(std::io::stderr),
         )
     } else {
-        Box::new(fmt::layer().with_writer(std::io::stderr))
+        Box::new(fmt::layer().compact().with_writer(std::io::stderr))
     };
-    let filter = level.and(filter_fn(may_log));
+    let filter = level.and(filter_fn(move |meta| may_log(meta, verbose)));
     let _ = tracing_subscriber::registry()
         .with(layer.with_filter(filter))
         .try_init();
@@ -89,16 +99,26 @@ mod tests {
             "hyper::proto::h1::io",
             "reqwest::connect",
         ] {
-            assert!(!may_log(&meta(target, Level::TRACE)), "{target}");
-            assert!(!may_log(&meta(target, Level::DEBUG)), "{target}");
-            assert!(may_log(&meta(target, Level::INFO)), "{target}");
-            assert!(may_log(&meta(target, Level::ERROR)), "{target}");
+            for verbose in [false, true] {
+                assert!(!may_log(&meta(target, Level::TRACE), verbose), "{target}");
+                assert!(!may_log(&meta(target, Level::DEBUG), verbose), "{target}");
+                assert!(may_log(&meta(target, Level::WARN), verbose), "{target}");
+                assert!(may_log(&meta(target, Level::ERROR), verbose), "{target}");
+            }
         }
     }
 
     #[test]
+    fn dependencies_info_lines_show_only_in_a_verbose_log() {
+        let startup = meta("pingora_core::server::bootstrap_services", Level::INFO);
+        assert!(!may_log(&startup, false));
+        assert!(may_log(&startup, true));
+    }
+
+    #[test]
     fn portcullis_logs_at_every_level() {
-        assert!(may_log(&meta("portcullis::gate", Level::TRACE)));
-        assert!(may_log(&meta("portcullis", Level::DEBUG)));
+        assert!(may_log(&meta("portcullis::gate", Level::TRACE), false));
+        assert!(may_log(&meta("portcullis", Level::DEBUG), false));
+        assert!(may_log(&meta("portcullis::server", Level::INFO), false));
     }
 }

@@ -15,6 +15,7 @@ use crate::admin::AdminApp;
 use crate::app::App;
 use crate::discovery::DiscoveryRetry;
 use crate::gate::Gate;
+use crate::live::Sweeper;
 
 /// Fetches provider discovery once (on a short-lived runtime of its own), then runs
 /// the proxy on `listen` (and `/metrics` on the admin listener, when configured)
@@ -56,6 +57,10 @@ pub fn run(app: App, listen: SocketAddr, upgrade: bool) -> ! {
     let mut options = HttpServerOptions::default();
     options.h1_header_timeout = Some(app.config.server.header_timeout);
     options.h1_idle_timeout = Some(app.config.server.idle_timeout);
+    server.add_service(background_service(
+        "websocket sweeper",
+        Sweeper(app.live.clone()),
+    ));
     let mut proxy = http_proxy_service(&server.configuration, Gate::new(Arc::new(app)));
     if let Some(logic) = proxy.app_logic_mut() {
         logic.server_options = Some(options);

@@ -1,6 +1,6 @@
 //! The config file as written: serde structs that refuse unknown keys.
 //!
-//! Nothing here is validated beyond its TOML type; `Config::from_file` turns these
+//! Nothing here is validated beyond its TOML type; `Config::load` (through `Config::parse`) turns these
 //! into types that cannot hold an invalid value.
 
 use serde::Deserialize;

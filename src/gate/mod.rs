@@ -255,12 +255,13 @@ impl ProxyHttp for Gate {
             // send no pings). An upgraded connection lives as long as its session:
             // `live` closes it when the session ends.
             session.as_downstream_mut().set_read_timeout(None);
-            // Only real sockets: in-memory test streams report 0, which is stdin.
+            // Only real sockets can be shut down by the sweeper; a stream without a
+            // socket digest (an in-memory test stream) is none.
             let fd = session
                 .as_downstream()
                 .stream()
-                .map(|s| s.id())
-                .filter(|fd| *fd > 2);
+                .filter(|s| s.get_socket_digest().is_some())
+                .map(|s| s.id());
             if let (Some(fd), Some((_, claims))) = (fd, &ctx.forward) {
                 ctx.live = Some(self.app.live.register(&claims.sid, claims.exp, fd));
             }
