@@ -6,6 +6,8 @@ mod api;
 mod auth;
 mod forward;
 mod routes;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
