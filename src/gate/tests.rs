@@ -207,6 +207,7 @@ async fn a_session_is_forwarded_with_a_clean_request() {
             "X-Forwarded-User: admin",
             "X-Forwarded-Groups: admins",
             "X-Real-IP: 10.0.0.1",
+            "X-Forwarded-For: 6.6.6.6",
             "Forwarded: for=10.0.0.1",
             "Authorization: Basic dXNlcjpwdw==",
         ],
@@ -239,6 +240,10 @@ async fn a_session_is_forwarded_with_a_clean_request() {
     assert!(h("x_forwarded_user").is_empty());
     assert!(h("x-forwarded-groups").is_empty());
     assert!(h("x-real-ip").is_empty());
+    assert!(
+        h("x-forwarded-for").iter().all(|v| !v.contains("6.6.6.6")),
+        "an untrusted client's chain is replaced by the peer"
+    );
     assert!(h("forwarded").is_empty());
     assert_eq!(h("host"), ["127.0.0.1:8888"]);
     assert_eq!(h("origin"), ["http://127.0.0.1:8888"]);

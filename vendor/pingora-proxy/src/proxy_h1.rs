@@ -324,11 +324,13 @@ where
                 },
 
                 body = rx.recv(), if !request_done => {
-                    // portcullis patch: only the end of the upgraded stream ends the
-                    // tunnel. The end of the upgrade request's own (empty) body can
-                    // arrive after the upstream's 101 has been read; it must not tear
-                    // the new tunnel down (see vendor/README.md).
-                    let tunnel_end = matches!(body, Some(HttpTask::UpgradedBody(_, true)) | None);
+                    // portcullis patch: a plain `Body` task is the upgrade request's
+                    // own (empty) body, which can arrive after the upstream's 101 has
+                    // been read; it must not tear the new tunnel down. Anything else
+                    // that ends the request side (an `UpgradedBody` end, another task,
+                    // the downstream half gone) does, as upstream PR #1016 has it
+                    // (see vendor/README.md).
+                    let tunnel_end = !matches!(body, Some(HttpTask::Body(..)));
                     match send_body_to1(client_session, body).await {
                         Ok(send_done) => {
                             request_done = send_done;
