@@ -7,29 +7,16 @@
 // Input (JSON in argv[2]): { startUrl, login, landing, base, screenshot, hostname }.
 // `base` is the public path of the Lab ('/jupyter' or ''); with `hostname`,
 // Chromium resolves that name to 127.0.0.1.
-import { chromium } from '../idp/node_modules/playwright-core/index.mjs';
+import { launch, signIn } from './session.mjs';
 
 const input = JSON.parse(process.argv[2]);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ...(input.hostname ? [`--host-resolver-rules=MAP ${input.hostname} 127.0.0.1`] : [])],
-});
+const browser = await launch(input.hostname);
 const out = {};
 try {
   const context = await browser.newContext({ ignoreHTTPSErrors: true });
   const page = await context.newPage();
   page.setDefaultTimeout(60000);
-  await page.goto(input.startUrl);
-  out.loginPageUrl = page.url();
-  await page.locator('a.button').first().click();
-  await page.locator('input[name=login]').fill(input.login);
-  await page.locator('input[name=password]').fill('any password');
-  await page.locator('button[type=submit]').click();
-  await page.locator('button[type=submit]').click(); // consent
-  await page.waitForURL((u) => u.toString().startsWith(input.landing));
-  out.finalUrl = page.url();
+  await signIn(page, input, out);
 
   // The Lab UI: its launcher, then a new Python notebook from it.
   await page.locator('.jp-LauncherCard[data-category="Notebook"]').first().click();

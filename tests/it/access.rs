@@ -52,11 +52,7 @@ async fn domain_rule_needs_a_verified_email() {
     let r = unverified.sign_in(&proxy, "/", "eve@example.com").await;
     assert_eq!(r.status, 403);
     proxy
-        .audit_until("email_not_verified denial", |audit| {
-            audit
-                .iter()
-                .any(|e| e["event"] == "access_denied" && e["reason"] == "email_not_verified")
-        })
+        .audit_with_reason("access_denied", "email_not_verified")
         .await;
 }
 

@@ -146,11 +146,7 @@ async fn an_unverified_primary_email_does_not_satisfy_email_rules() {
     );
     assert_eq!(r.status, 403, "{}", r.body);
     proxy
-        .audit_until("email_not_verified denial", |audit| {
-            audit
-                .iter()
-                .any(|e| e["event"] == "access_denied" && e["reason"] == "email_not_verified")
-        })
+        .audit_with_reason("access_denied", "email_not_verified")
         .await;
 }
 
@@ -165,11 +161,7 @@ async fn an_api_error_is_a_clear_page_and_no_session() {
     assert!(r.body.contains("temporarily unavailable"));
     assert_eq!(b.get(&proxy.url("/api/echo")).await.status, 401);
     proxy
-        .audit_until("idp_unreachable failure", |audit| {
-            audit
-                .iter()
-                .any(|e| e["event"] == "login_failure" && e["reason"] == "idp_unreachable")
-        })
+        .audit_with_reason("login_failure", "idp_unreachable")
         .await;
 }
 

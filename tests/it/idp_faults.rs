@@ -2,7 +2,7 @@
 //! with a clear page, a `login_failure` audit line, and no session.
 
 use crate::common::{Browser, Proxy, World};
-use portcullis::demo::dev_idp::Faults;
+use portcullis::demo::dev_idp::{DevIdp, Faults};
 
 async fn login_fails(faults: Faults, expected_status: u16, reason: &str) {
     let world = World::new().await;
@@ -146,8 +146,9 @@ async fn unreachable_idp_at_start_does_not_stop_portcullis() {
     assert!(proxy.stderr().contains("provider not ready at start"));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_rotated_signing_key_is_fetched_on_the_next_login() {
+/// Signs in once, lets the IdP change its key with `change`, and returns a second
+/// person's sign-in: it must succeed without a restart.
+async fn signs_in_after(change: impl FnOnce(&DevIdp)) -> (Proxy, Browser, crate::common::Resp) {
     let world = World::new().await;
     let proxy = Proxy::start(&world.config("", "")).await;
     let mut first = Browser::new();
@@ -155,9 +156,15 @@ async fn a_rotated_signing_key_is_fetched_on_the_next_login() {
         first.sign_in(&proxy, "/", "ada@example.com").await.status,
         302
     );
-    world.idp.rotate_key().unwrap();
+    change(&world.idp);
     let mut second = Browser::new();
     let r = second.sign_in(&proxy, "/", "ada@example.com").await;
+    (proxy, second, r)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rotated_signing_key_is_fetched_on_the_next_login() {
+    let (_, _, r) = signs_in_after(|idp| idp.rotate_key().unwrap()).await;
     assert_eq!(
         r.status, 302,
         "the unknown kid refetches the JWKS: {}",
@@ -167,22 +174,13 @@ async fn a_rotated_signing_key_is_fetched_on_the_next_login() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_key_replaced_under_the_same_kid_is_refetched_after_a_signature_failure() {
-    let world = World::new().await;
-    let proxy = Proxy::start(&world.config("", "")).await;
-    let mut first = Browser::new();
-    assert_eq!(
-        first.sign_in(&proxy, "/", "ada@example.com").await.status,
-        302
-    );
-    world.idp.rekey_same_kid().unwrap();
-    let mut second = Browser::new();
-    let r = second.sign_in(&proxy, "/", "ada@example.com").await;
+    let (proxy, mut second, r) = signs_in_after(|idp| idp.rekey_same_kid().unwrap()).await;
     assert_eq!(
         r.status, 302,
         "a signature failure refetches the JWKS once: {}",
         r.body
     );
-    assert!(second.get(&proxy.url("/api/echo")).await.status == 200);
+    assert_eq!(second.get(&proxy.url("/api/echo")).await.status, 200);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -141,11 +141,7 @@ async fn expired_ticket_is_refused() {
         Some(401)
     );
     proxy
-        .audit_until("an expired ticket's rejection", |audit| {
-            audit
-                .iter()
-                .any(|e| e["event"] == "ws_ticket_rejected" && e["reason"] == "expired")
-        })
+        .audit_with_reason("ws_ticket_rejected", "expired")
         .await;
 }
 

@@ -137,6 +137,16 @@ impl Proxy {
             .await
     }
 
+    /// The audit lines once one of `event` with `reason` is among them.
+    pub async fn audit_with_reason(&self, event: &str, reason: &str) -> Vec<serde_json::Value> {
+        self.audit_until(&format!("{event} for {reason}"), |lines| {
+            lines
+                .iter()
+                .any(|e| e["event"] == event && e["reason"] == reason)
+        })
+        .await
+    }
+
     /// The first audit line of `event`.
     pub async fn audit_event(&self, event: &str) -> serde_json::Value {
         let audit = self.audit_when(event).await;
