@@ -163,9 +163,14 @@ impl RequestOrigin {
 
     /// Whether an `Origin` header value names this origin.
     pub fn is_same_origin(&self, origin: &str) -> bool {
-        let Some((scheme, host)) = origin.split_once("://") else {
-            return false;
-        };
+        origin
+            .split_once("://")
+            .is_some_and(|(scheme, host)| self.is_scheme_and_host(scheme, host))
+    }
+
+    /// Whether `scheme` and `host` (`host[:port]`, as in a URL) are this origin's,
+    /// a default port written or not.
+    pub fn is_scheme_and_host(&self, scheme: &str, host: &str) -> bool {
         scheme.eq_ignore_ascii_case(self.scheme.as_str())
             && strip_default_port(host, self.scheme)
                 .eq_ignore_ascii_case(strip_default_port(&self.host, self.scheme))

@@ -129,10 +129,7 @@ fn upstream_referer(req: &RequestInfo, upstream: &UpstreamConfig, referer: &str)
     let (scheme, rest) = referer.split_once("://")?;
     let split = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, target) = rest.split_at(split);
-    if !req
-        .origin
-        .is_same_origin(&format!("{scheme}://{authority}"))
-    {
+    if !req.origin.is_scheme_and_host(scheme, authority) {
         return None;
     }
     let target = target.split('#').next().unwrap_or("");
