@@ -14,6 +14,7 @@ use crate::session::codec::{Codec, Purpose};
 use crate::session::cookie::CookieNames;
 use crate::session::Sessions;
 use crate::store::memory::MemoryStore;
+use crate::store::redis::RedisStore;
 use crate::store::Store;
 use crate::tickets::Tickets;
 
@@ -24,6 +25,8 @@ pub enum StartError {
     UpstreamUnresolvable(String),
     #[error("{0}")]
     Http(String),
+    #[error("{0}")]
+    Store(String),
 }
 
 /// Everything a request needs, shared by all of them.
@@ -76,8 +79,11 @@ impl App {
             backchannel,
             !config.access.allowed_groups.is_empty(),
         );
-        let store: Arc<dyn Store> = match config.store {
+        let store: Arc<dyn Store> = match &config.store {
             StoreConfig::Memory => Arc::new(MemoryStore::new()),
+            StoreConfig::Redis(redis) => {
+                Arc::new(RedisStore::new(redis).map_err(|e| StartError::Store(e.0))?)
+            }
         };
         let resolver = OriginResolver {
             public_url: config.server.public_url.clone(),

@@ -14,14 +14,14 @@
 //! socket still has the client address recorded at registration. So it never
 //! shuts down a descriptor that has been closed and reused by another connection.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::store::Store;
+use crate::store::{Store, Verdict};
 
 /// How often live connections are checked against their sessions.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
@@ -126,25 +126,16 @@ impl LiveConnections {
 
     /// Closes every connection whose session has expired or been revoked at `now`;
     /// returns how many were closed.
-    pub async fn sweep(&self, now: i64) -> usize {
-        let sids: HashSet<String> = match self.inner.conns.lock() {
-            Ok(conns) => conns.values().map(|c| c.sid.clone()).collect(),
-            Err(_) => return 0,
-        };
-        let mut ended = HashSet::new();
-        for sid in sids {
-            // A store that cannot answer does not cut connections; the next
-            // sweep asks again.
-            if let Ok(true) = self.inner.store.is_session_revoked(&sid).await {
-                ended.insert(sid);
-            }
-        }
+    pub fn sweep(&self, now: i64) -> usize {
         let Ok(mut conns) = self.inner.conns.lock() else {
             return 0;
         };
+        // A stale view (the shared store out of reach) does not cut connections:
+        // once the view is current again, the next sweep closes the revoked ones.
+        let revocations = self.inner.store.revocations();
         let doomed: Vec<u64> = conns
             .iter()
-            .filter(|(_, c)| c.exp <= now || ended.contains(&c.sid))
+            .filter(|(_, c)| c.exp <= now || revocations.check(&c.sid, now) == Verdict::Revoked)
             .map(|(id, _)| *id)
             .collect();
         for id in &doomed {
@@ -179,7 +170,7 @@ impl pingora::services::background::BackgroundService for Sweeper {
         loop {
             tokio::select! {
                 _ = tick.tick() => {
-                    self.0.sweep(time::OffsetDateTime::now_utc().unix_timestamp()).await;
+                    self.0.sweep(time::OffsetDateTime::now_utc().unix_timestamp());
                 }
                 _ = shutdown.changed() => return,
             }
@@ -209,8 +200,8 @@ mod tests {
         let (_c2, server2) = pair();
         let _g1 = live.register("revoked", i64::MAX, server.as_raw_fd());
         let _g2 = live.register("alive", i64::MAX, server2.as_raw_fd());
-        store.revoke_session("revoked", i64::MAX).await.unwrap();
-        assert_eq!(live.sweep(0).await, 1);
+        store.revoke("revoked", i64::MAX).await.unwrap();
+        assert_eq!(live.sweep(0), 1);
         assert_eq!(live.count(), 1);
         let mut buf = [0u8; 1];
         client
@@ -224,8 +215,8 @@ mod tests {
         let live = LiveConnections::new(Arc::new(MemoryStore::new()));
         let (_client, server) = pair();
         let _g = live.register("s", 100, server.as_raw_fd());
-        assert_eq!(live.sweep(99).await, 0);
-        assert_eq!(live.sweep(100).await, 1);
+        assert_eq!(live.sweep(99), 0);
+        assert_eq!(live.sweep(100), 1);
     }
 
     #[tokio::test]
@@ -239,8 +230,8 @@ mod tests {
         for c in live.inner.conns.lock().unwrap().values_mut() {
             c.peer = Some("127.0.0.1:1".parse().unwrap());
         }
-        store.revoke_session("revoked", i64::MAX).await.unwrap();
-        live.sweep(0).await;
+        store.revoke("revoked", i64::MAX).await.unwrap();
+        live.sweep(0);
         client
             .set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
@@ -261,6 +252,6 @@ mod tests {
         assert_eq!(live.count(), 1);
         drop(g);
         assert_eq!(live.count(), 0);
-        assert_eq!(live.sweep(1000).await, 0, "nothing left to close");
+        assert_eq!(live.sweep(1000), 0, "nothing left to close");
     }
 }

@@ -36,7 +36,7 @@ impl Reply {
         Self::new(status, "application/json", body)
     }
 
-    pub fn text(status: u16, text: &'static str) -> Self {
+    pub fn text(status: u16, text: impl Into<Bytes>) -> Self {
         Self::new(status, "text/plain; charset=utf-8", text)
     }
 

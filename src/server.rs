@@ -16,6 +16,7 @@ use crate::app::App;
 use crate::discovery::DiscoveryRetry;
 use crate::gate::Gate;
 use crate::live::Sweeper;
+use crate::store::StoreFeed;
 
 /// Fetches provider discovery once (on a short-lived runtime of its own), then runs
 /// the proxy on `listen` (and `/metrics` on the admin listener, when configured)
@@ -60,6 +61,10 @@ pub fn run(app: App, listen: SocketAddr, upgrade: bool) -> ! {
     server.add_service(background_service(
         "websocket sweeper",
         Sweeper(app.live.clone()),
+    ));
+    server.add_service(background_service(
+        "store feed",
+        StoreFeed(Arc::clone(&app.store)),
     ));
     let mut proxy = http_proxy_service(&server.configuration, Gate::new(Arc::new(app)));
     if let Some(logic) = proxy.app_logic_mut() {

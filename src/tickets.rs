@@ -14,12 +14,16 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use crate::session::SessionClaims;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, Verdict};
 
 /// Length of a ticket: 32 bytes in base64url without padding.
 pub const TICKET_LEN: usize = 43;
 /// Outstanding tickets one session may hold.
 pub const MAX_TICKETS_PER_SESSION: usize = 32;
+
+/// How long a ticket's entry outlives the ticket, so that a late redemption is
+/// audited as `expired` rather than `unknown_or_used`.
+const KEPT_AFTER_EXPIRY: i64 = 60;
 
 /// Why a ticket was not minted.
 #[derive(Debug, thiserror::Error)]
@@ -75,15 +79,14 @@ impl Tickets {
     pub async fn mint(&self, claims: &SessionClaims, now: i64) -> Result<String, MintError> {
         let ticket = crate::secret::random_token(32);
         let exp = (now + self.ttl.as_secs() as i64).min(claims.exp);
-        let value = serde_json::to_vec(claims).unwrap_or_default();
         let stored = self
             .store
-            .put_ticket(
-                &key(&ticket),
-                &claims.sid,
-                exp,
-                value,
+            .put_in_group(
+                &format!("tickets:{}", claims.sid),
                 MAX_TICKETS_PER_SESSION,
+                &key(&ticket),
+                &encode(exp, claims),
+                exp + KEPT_AFTER_EXPIRY,
             )
             .await?;
         if stored {
@@ -98,28 +101,46 @@ impl Tickets {
         if !is_well_formed(ticket) {
             return Err(Rejection::Malformed);
         }
-        let (exp, value) = self
+        let value = self
             .store
-            .take_ticket(&key(ticket))
+            .take(&key(ticket))
             .await
             .map_err(|_| Rejection::StoreUnavailable)?
             .ok_or(Rejection::UnknownOrUsed)?;
+        let (exp, claims) = decode(&value).ok_or(Rejection::UnknownOrUsed)?;
         if exp <= now {
             return Err(Rejection::Expired);
         }
-        let claims: SessionClaims =
-            serde_json::from_slice(&value).map_err(|_| Rejection::UnknownOrUsed)?;
-        match self.store.is_session_revoked(&claims.sid).await {
-            Ok(false) if claims.exp > now => Ok(claims),
-            Ok(_) => Err(Rejection::SessionEnded),
-            Err(_) => Err(Rejection::StoreUnavailable),
+        match self.store.revocations().check(&claims.sid, now) {
+            Verdict::Live if claims.exp > now => Ok(claims),
+            Verdict::Live | Verdict::Revoked => Err(Rejection::SessionEnded),
+            Verdict::Stale => Err(Rejection::StoreUnavailable),
         }
     }
 }
 
 /// The store key of a ticket: base64url(SHA-256(ticket)).
 fn key(ticket: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(ticket.as_bytes()))
+    format!(
+        "ticket:{}",
+        URL_SAFE_NO_PAD.encode(Sha256::digest(ticket.as_bytes()))
+    )
+}
+
+/// A stored ticket: its expiry (8 bytes, big-endian), then the session's claims
+/// as JSON.
+fn encode(exp: i64, claims: &SessionClaims) -> Vec<u8> {
+    let mut value = exp.to_be_bytes().to_vec();
+    value.extend(serde_json::to_vec(claims).unwrap_or_default());
+    value
+}
+
+fn decode(value: &[u8]) -> Option<(i64, SessionClaims)> {
+    let (exp, claims) = value.split_first_chunk::<8>()?;
+    Some((
+        i64::from_be_bytes(*exp),
+        serde_json::from_slice(claims).ok()?,
+    ))
 }
 
 fn is_well_formed(ticket: &str) -> bool {
@@ -206,7 +227,7 @@ mod tests {
         let (t, store) = tickets();
         let c = claims(now() + 3600);
         let ticket = t.mint(&c, now()).await.unwrap();
-        store.revoke_session(&c.sid, c.exp).await.unwrap();
+        store.revoke(&c.sid, c.exp).await.unwrap();
         assert_eq!(t.redeem(&ticket, now()).await, Err(Rejection::SessionEnded));
     }
 

@@ -84,6 +84,8 @@ pub struct TicketsFile {
 pub struct StoreFile {
     pub kind: Option<String>,
     pub url: Option<String>,
+    pub key_prefix: Option<String>,
+    pub max_staleness: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

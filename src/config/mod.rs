@@ -13,6 +13,7 @@ mod log;
 mod provider;
 mod server;
 mod session;
+mod store;
 pub mod summary;
 mod upstream;
 
@@ -37,6 +38,8 @@ use server::validate_server;
 pub use server::ServerConfig;
 use session::validate_session;
 pub use session::{SessionConfig, MIN_SECRET_DISTINCT, MIN_SECRET_LEN};
+use store::validate_store;
+pub use store::{RedisConfig, StoreConfig, DEFAULT_KEY_PREFIX};
 use upstream::validate_upstream;
 pub use upstream::UpstreamConfig;
 
@@ -63,11 +66,6 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub struct TicketsConfig {
     pub ttl: Duration,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreConfig {
-    Memory,
 }
 
 impl Config {
@@ -129,27 +127,7 @@ impl Config {
                 "must be between 1s and 10m; tickets are meant to be used at once",
             ));
         }
-        let store = match (file.store.kind.as_deref(), file.store.url) {
-            (None | Some("memory"), None) => StoreConfig::Memory,
-            (None | Some("memory"), Some(_)) => {
-                return Err(ConfigError::invalid(
-                    "store.url",
-                    "is only used with kind = \"redis\"; remove it",
-                ))
-            }
-            (Some("redis"), _) => {
-                return Err(ConfigError::invalid(
-                    "store.kind",
-                    "\"redis\" is not available in this version; use \"memory\" (one instance)",
-                ))
-            }
-            (Some(other), _) => {
-                return Err(ConfigError::invalid(
-                    "store.kind",
-                    format!("`{other}` is not a store kind; use \"memory\""),
-                ))
-            }
-        };
+        let store = validate_store(file.store)?;
         let access = validate_access(file.access)?;
 
         let mut providers = Vec::new();

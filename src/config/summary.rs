@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{Config, ProviderKind};
+use super::{Config, ProviderKind, StoreConfig};
 
 /// The resolved configuration as text for the operator.
 pub fn render(c: &Config) -> String {
@@ -82,7 +82,23 @@ pub fn render(c: &Config) -> String {
         "[tickets]\n  ttl             = {}",
         humantime::format_duration(c.tickets.ttl)
     );
-    let _ = writeln!(out, "[store]\n  kind            = memory");
+    match &c.store {
+        StoreConfig::Memory => {
+            let _ = writeln!(
+                out,
+                "[store]\n  kind            = memory (one instance only: several need kind = \"redis\")"
+            );
+        }
+        StoreConfig::Redis(r) => {
+            let _ = writeln!(
+                out,
+                "[store]\n  kind            = redis\n  url             = {}\n  key_prefix      = {}\n  max_staleness   = {}",
+                r.shown_url,
+                r.key_prefix,
+                humantime::format_duration(r.max_staleness)
+            );
+        }
+    }
     let _ = writeln!(
         out,
         "[access]\n  allowed_emails  = {}\n  allowed_domains = {}\n  allowed_groups  = {}",

@@ -12,6 +12,16 @@ use crate::public_url::RequestOrigin;
 use crate::reply::Reply;
 use crate::request::{is_script_request, is_upgrade, wants_json, RequestInfo};
 use crate::session::{cookie, SessionClaims};
+use crate::store::Verdict;
+
+/// The reply while this instance cannot tell whether a session was revoked
+/// elsewhere (the shared store is out of reach).
+pub fn store_unavailable() -> Reply {
+    Reply::text(
+        503,
+        "Service temporarily unavailable: the session store cannot be reached. Try again shortly.\n",
+    )
+}
 
 /// The outcome of authenticating a request.
 #[derive(Debug)]
@@ -27,8 +37,8 @@ pub enum Auth {
 /// is read (see [`cookie`]); when it comes several times (a sibling host may set
 /// a `__Secure-` one), the first value that is authentic, unexpired, unrevoked and
 /// still allowed wins, so a tossed revoked copy never evicts the real one. A store
-/// failure is an error reply (503): fail closed.
-pub async fn authenticate(
+/// view too stale to tell is an error reply (503): fail closed.
+pub fn authenticate(
     app: &App,
     origin: &RequestOrigin,
     headers: &HeaderMap,
@@ -43,16 +53,13 @@ pub async fn authenticate(
             dead.get_or_insert("invalid_or_expired");
             continue;
         };
-        match app.store.is_session_revoked(&claims.sid).await {
-            Ok(true) => {
+        match app.store.revocations().check(&claims.sid, now) {
+            Verdict::Live => {}
+            Verdict::Revoked => {
                 dead = Some("revoked");
                 continue;
             }
-            Ok(false) => {}
-            Err(e) => {
-                tracing::error!(error = %e, "cannot check session revocation; refusing the request");
-                return Err(Reply::text(503, "Service temporarily unavailable\n"));
-            }
+            Verdict::Stale => return Err(store_unavailable()),
         }
         if app.access.check(&claims.person()).is_err() {
             dead = Some("no_longer_allowed");

@@ -4,7 +4,9 @@
 
 mod api;
 mod auth;
+pub use auth::store_unavailable;
 mod forward;
+mod probes;
 mod routes;
 #[cfg(test)]
 mod tests;
@@ -86,6 +88,10 @@ impl Gate {
         {
             return Some(Reply::text(200, "ok\n"));
         }
+        if path == "/auth/ready" && matches!(header.method, http::Method::GET | http::Method::HEAD)
+        {
+            return Some(probes::ready(app).await);
+        }
         let origin = match app.resolver.resolve(peer, headers) {
             Ok(o) => o,
             Err(OriginError::BadHost) => {
@@ -142,7 +148,7 @@ impl Gate {
                 &serde_json::json!({"error": "origin_not_allowed", "detail": "Unauthorized", "login_url": req.login_url()}),
             ));
         }
-        match authenticate(app, &req.origin, headers, now).await {
+        match authenticate(app, &req.origin, headers, now) {
             Ok(Auth::Valid(claims)) => {
                 // An upgrade's 101 is no place for a cookie; its next page view is.
                 let (claims, set_cookie) = if is_upgrade(headers) {

@@ -10,7 +10,8 @@
 //! | GET  /api/auth/me         | [`api::me`]             |
 //! | POST /api/auth/ws-ticket  | [`api::ws_ticket`]      |
 //!
-//! `/auth/health` is answered in the gate itself, before the `Host` checks.
+//! `/auth/health` and `/auth/ready` ([`super::probes`]) are answered in the gate
+//! itself, before the `Host` checks.
 //! Everything else under `/auth/` and `/api/auth/` is reserved (404); any other
 //! path is forwarded once the session checks out.
 

@@ -8,6 +8,7 @@ use super::page::{error_page, login_page as render_login, ProviderButton};
 use super::pkce::{PendingLogin, PKCE_COOKIE_TTL_SECS};
 use crate::app::App;
 use crate::audit::{AuditEvent, AuditKind};
+use crate::gate::store_unavailable;
 use crate::provider::{AuthorizationRequest, CodeExchange, ProviderError, SignIn};
 use crate::redirect::SafeNext;
 use crate::reply::Reply;
@@ -42,6 +43,9 @@ fn back_to_login(req: &RequestInfo, status: u16, title: &str, message: &str) -> 
 }
 
 pub async fn start_login(app: &App, req: &RequestInfo, now: i64) -> Reply {
+    if !app.store.revocations().is_fresh() {
+        return store_unavailable();
+    }
     let provider_id = req.param("provider").unwrap_or_default();
     let Some(provider) = app.providers.get(&provider_id) else {
         return back_to_login(
@@ -100,6 +104,9 @@ fn provider_error_page(req: &RequestInfo, name: &str, e: &ProviderError) -> Repl
 }
 
 pub async fn callback(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -> Reply {
+    if !app.store.revocations().is_fresh() {
+        return store_unavailable();
+    }
     let clear_pkce = cookie::clear_cookie(app.pkce_cookie.base(), &req.origin);
     let cookies = cookie::header(headers).unwrap_or_default();
     let pending = cookie::values(&cookies, app.pkce_cookie.for_origin(&req.origin))
@@ -191,7 +198,11 @@ pub async fn callback(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i6
         let until = app.sessions.horizon(&claims);
         let kept = app
             .store
-            .put_tokens(&claims.sid, until, app.token_codec.seal(&tokens))
+            .put(
+                &tokens_key(&claims.sid),
+                app.token_codec.seal(&tokens).as_bytes(),
+                until,
+            )
             .await;
         if let Err(e) = kept {
             tracing::warn!(provider = provider_id, error = %e, "cannot keep the sign-in's tokens; logout will end the local session only");
@@ -210,6 +221,11 @@ pub async fn callback(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i6
             app.sessions.ttl(),
         ))
         .cookie(clear_pkce)
+}
+
+/// Where a session's sealed IdP tokens are kept for its logout.
+pub fn tokens_key(sid: &str) -> String {
+    format!("tokens:{sid}")
 }
 
 fn access_denied(req: &RequestInfo, who: &str) -> Reply {

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::audit::{AuditEvent, AuditKind};
+use crate::login::flow::tokens_key;
 use crate::provider::{Provider, Tokens};
 use crate::reply::Reply;
 use crate::request::{wants_json, RequestInfo};
@@ -29,9 +30,18 @@ pub async fn logout(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64)
             .read(cookie_header.as_deref(), &req.origin, now)
     {
         let until = app.sessions.horizon(&claims);
-        if let Err(e) = app.store.revoke_session(&claims.sid, until).await {
-            tracing::error!(error = %e, "cannot record a logout; the session cookie is cleared but stays valid until it expires");
-            return Reply::text(503, "Sign-out could not be recorded; try again\n");
+        if let Err(e) = app.store.revoke(&claims.sid, until).await {
+            // The store holds the revocation on this instance and writes it back
+            // when the shared store returns; other instances may not know yet.
+            tracing::error!(error = %e, "cannot record a logout for every instance; the cookies are cleared, this instance refuses the session, and the revocation is written back when the store returns");
+            return clear_cookies(
+                app,
+                req,
+                Reply::text(
+                    503,
+                    "Signed out here, but the sign-out could not be recorded for every instance: the session store cannot be reached. Sign out again in a minute.\n",
+                ),
+            );
         }
         app.audit.emit(
             AuditEvent::new(AuditKind::Logout, req.client_ip)
@@ -53,6 +63,11 @@ pub async fn logout(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64)
         (false, Some(idp)) => Reply::redirect(idp),
         (false, None) => Reply::redirect(login),
     };
+    clear_cookies(app, req, reply)
+}
+
+/// `reply` with the session and PKCE cookies cleared.
+fn clear_cookies(app: &App, req: &RequestInfo, reply: Reply) -> Reply {
     reply
         .cookie(cookie::clear_cookie(
             app.sessions.cookie_base(),
@@ -74,8 +89,10 @@ async fn idp_logout(
     if !logout.keeps_tokens() {
         return None;
     }
-    let tokens = match app.store.take_tokens(sid).await {
-        Ok(sealed) => sealed.and_then(|s| app.token_codec.open::<Tokens>(&s)),
+    let tokens = match app.store.take(&tokens_key(sid)).await {
+        Ok(sealed) => sealed
+            .and_then(|s| String::from_utf8(s).ok())
+            .and_then(|s| app.token_codec.open::<Tokens>(&s)),
         Err(e) => {
             tracing::warn!(error = %e, "cannot read the session's tokens for the IdP logout");
             None

@@ -1,80 +1,58 @@
 //! The in-process store: one instance, state lost on restart. Sessions stay valid
 //! across a restart (they live in the sealed cookie); revocations and tickets do
 //! not, which is why revocations last only until the session's own expiry and
-//! several instances need a shared store.
+//! several instances need the shared store.
 //!
-//! Each map sits behind its own mutex, never held across an await.
+//! All maps sit behind one mutex, never held across an await; the hot path never
+//! takes it (it reads the lock-free [`Revocations`] view, which here is the truth).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::{Store, StoreError};
+use super::{unix_now, Revocations, Store, StoreError};
 
-/// Inserts between sweeps of expired entries.
+/// Writes between sweeps of expired entries.
 const SWEEP_EVERY: usize = 1024;
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct MemoryStore {
-    /// sid → revoked until (Unix seconds).
-    revoked: Mutex<HashMap<String, i64>>,
-    tickets: Mutex<Tickets>,
-    /// sid → (kept until, sealed tokens).
-    tokens: Mutex<HashMap<String, (i64, String)>>,
+    revocations: Revocations,
+    maps: Mutex<Maps>,
 }
 
-#[derive(Debug, Default)]
-struct Tickets {
-    by_key: HashMap<String, Ticket>,
-    /// sid → keys of its outstanding tickets.
-    by_sid: HashMap<String, Vec<String>>,
-    puts: usize,
+#[derive(Default)]
+struct Maps {
+    /// key → (until, value).
+    values: HashMap<String, (i64, Vec<u8>)>,
+    /// key → (until, count).
+    counters: HashMap<String, (i64, u64)>,
+    /// set → member → until. Groups are sets of their entries' keys.
+    sets: HashMap<String, HashMap<String, i64>>,
+    writes: usize,
 }
 
-#[derive(Debug)]
-struct Ticket {
-    sid: String,
-    exp: i64,
-    value: Vec<u8>,
-}
-
-impl Tickets {
-    fn forget(&mut self, key: &str) -> Option<Ticket> {
-        let ticket = self.by_key.remove(key)?;
-        if let Some(keys) = self.by_sid.get_mut(&ticket.sid) {
-            keys.retain(|k| k != key);
-            if keys.is_empty() {
-                self.by_sid.remove(&ticket.sid);
-            }
-        }
-        Some(ticket)
+impl Maps {
+    fn live_value(&self, key: &str, now: i64) -> Option<&Vec<u8>> {
+        self.values
+            .get(key)
+            .filter(|(until, _)| *until > now)
+            .map(|(_, v)| v)
     }
 
-    fn sweep(&mut self, now: i64) {
-        let expired: Vec<String> = self
-            .by_key
-            .iter()
-            .filter(|(_, t)| t.exp <= now)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in expired {
-            self.forget(&key);
+    /// Counts a write, and every [`SWEEP_EVERY`] writes drops what has expired.
+    fn wrote(&mut self, now: i64) {
+        self.writes += 1;
+        if !self.writes.is_multiple_of(SWEEP_EVERY) {
+            return;
         }
-    }
-
-    fn sweep_session(&mut self, sid: &str, now: i64) {
-        let expired: Vec<String> = self
-            .by_sid
-            .get(sid)
-            .into_iter()
-            .flatten()
-            .filter(|k| self.by_key.get(*k).is_none_or(|t| t.exp <= now))
-            .cloned()
-            .collect();
-        for key in expired {
-            self.forget(&key);
+        self.values.retain(|_, (until, _)| *until > now);
+        self.counters.retain(|_, (until, _)| *until > now);
+        for members in self.sets.values_mut() {
+            members.retain(|_, until| *until > now);
         }
+        self.sets.retain(|_, members| !members.is_empty());
     }
 }
 
@@ -83,92 +61,143 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn now() -> i64 {
-        time::OffsetDateTime::now_utc().unix_timestamp()
-    }
-
-    fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>, StoreError> {
-        m.lock()
+    fn maps(&self) -> Result<MutexGuard<'_, Maps>, StoreError> {
+        self.maps
+            .lock()
             .map_err(|_| StoreError("memory store lock poisoned".into()))
     }
 
-    /// Outstanding tickets (for tests of the sweeping).
-    pub fn ticket_count(&self) -> usize {
-        self.tickets.lock().map_or(0, |t| t.by_key.len())
+    /// Entries held right now, expired or not (for tests of the sweeping).
+    pub fn entry_count(&self) -> usize {
+        self.maps.lock().map_or(0, |m| {
+            m.values.len() + m.counters.len() + m.sets.values().map(HashMap::len).sum::<usize>()
+        })
     }
 }
 
 #[async_trait]
 impl Store for MemoryStore {
-    async fn revoke_session(&self, sid: &str, until: i64) -> Result<(), StoreError> {
-        let mut map = Self::lock(&self.revoked)?;
-        if map.len() % SWEEP_EVERY == SWEEP_EVERY - 1 {
-            let now = Self::now();
-            map.retain(|_, until| *until > now);
-        }
-        map.insert(sid.to_string(), until);
+    fn revocations(&self) -> &Revocations {
+        &self.revocations
+    }
+
+    async fn revoke(&self, id: &str, until: i64) -> Result<(), StoreError> {
+        self.revocations
+            .insert([(id.to_string(), until)], unix_now());
         Ok(())
     }
 
-    async fn is_session_revoked(&self, sid: &str) -> Result<bool, StoreError> {
-        let map = Self::lock(&self.revoked)?;
-        Ok(map.get(sid).is_some_and(|until| *until > Self::now()))
+    async fn follow(&self, _shutdown: pingora::server::ShutdownWatch) {}
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.maps().map(drop)
     }
 
-    async fn put_ticket(
-        &self,
-        key: &str,
-        sid: &str,
-        exp: i64,
-        value: Vec<u8>,
-        max_per_session: usize,
-    ) -> Result<bool, StoreError> {
-        let now = Self::now();
-        let mut t = Self::lock(&self.tickets)?;
-        t.puts += 1;
-        if t.puts % SWEEP_EVERY == 0 {
-            t.sweep(now);
-        }
-        t.sweep_session(sid, now);
-        if t.by_sid.get(sid).map_or(0, Vec::len) >= max_per_session {
+    async fn put(&self, key: &str, value: &[u8], until: i64) -> Result<(), StoreError> {
+        let now = unix_now();
+        let mut m = self.maps()?;
+        m.wrote(now);
+        m.values.insert(key.to_string(), (until, value.to_vec()));
+        Ok(())
+    }
+
+    async fn put_if_absent(&self, key: &str, value: &[u8], until: i64) -> Result<bool, StoreError> {
+        let now = unix_now();
+        let mut m = self.maps()?;
+        if m.live_value(key, now).is_some() {
             return Ok(false);
         }
-        t.by_key.insert(
-            key.to_string(),
-            Ticket {
-                sid: sid.to_string(),
-                exp,
-                value,
-            },
-        );
-        t.by_sid
-            .entry(sid.to_string())
-            .or_default()
-            .push(key.to_string());
+        m.wrote(now);
+        m.values.insert(key.to_string(), (until, value.to_vec()));
         Ok(true)
     }
 
-    async fn take_ticket(&self, key: &str) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
-        let mut t = Self::lock(&self.tickets)?;
-        Ok(t.forget(key).map(|ticket| (ticket.exp, ticket.value)))
+    async fn put_in_group(
+        &self,
+        group: &str,
+        max: usize,
+        key: &str,
+        value: &[u8],
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let now = unix_now();
+        let mut m = self.maps()?;
+        m.wrote(now);
+        let Maps { values, sets, .. } = &mut *m;
+        let members = sets.entry(group.to_string()).or_default();
+        members.retain(|k, until| {
+            *until > now && values.get(k).is_some_and(|(until, _)| *until > now)
+        });
+        if members.len() >= max {
+            return Ok(false);
+        }
+        members.insert(key.to_string(), until);
+        values.insert(key.to_string(), (until, value.to_vec()));
+        Ok(true)
     }
 
-    async fn put_tokens(&self, sid: &str, until: i64, sealed: String) -> Result<(), StoreError> {
-        let mut map = Self::lock(&self.tokens)?;
-        if map.len() % SWEEP_EVERY == SWEEP_EVERY - 1 {
-            let now = Self::now();
-            map.retain(|_, (until, _)| *until > now);
-        }
-        map.insert(sid.to_string(), (until, sealed));
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.maps()?.live_value(key, unix_now()).cloned())
+    }
+
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let now = unix_now();
+        Ok(self
+            .maps()?
+            .values
+            .remove(key)
+            .filter(|(until, _)| *until > now)
+            .map(|(_, v)| v))
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.maps()?.values.remove(key);
         Ok(())
     }
 
-    async fn take_tokens(&self, sid: &str) -> Result<Option<String>, StoreError> {
-        let mut map = Self::lock(&self.tokens)?;
-        Ok(map
-            .remove(sid)
-            .filter(|(until, _)| *until > Self::now())
-            .map(|(_, sealed)| sealed))
+    async fn count(&self, key: &str, until: i64) -> Result<u64, StoreError> {
+        let now = unix_now();
+        let mut m = self.maps()?;
+        m.wrote(now);
+        let counter = m.counters.entry(key.to_string()).or_insert((until, 0));
+        if counter.0 <= now {
+            *counter = (until, 0);
+        }
+        counter.1 += 1;
+        Ok(counter.1)
+    }
+
+    async fn add_member(&self, set: &str, member: &str, until: i64) -> Result<(), StoreError> {
+        let now = unix_now();
+        let mut m = self.maps()?;
+        m.wrote(now);
+        m.sets
+            .entry(set.to_string())
+            .or_default()
+            .insert(member.to_string(), until);
+        Ok(())
+    }
+
+    async fn members(&self, set: &str) -> Result<Vec<String>, StoreError> {
+        let now = unix_now();
+        Ok(self.maps()?.sets.get(set).map_or_else(Vec::new, |members| {
+            members
+                .iter()
+                .filter(|(_, until)| **until > now)
+                .map(|(m, _)| m.clone())
+                .collect()
+        }))
+    }
+
+    async fn remove_member(&self, set: &str, member: &str) -> Result<(), StoreError> {
+        let mut m = self.maps()?;
+        if let Some(members) = m.sets.get_mut(set) {
+            members.remove(member);
+            if members.is_empty() {
+                m.sets.remove(set);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -177,88 +206,20 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn tokens_are_taken_once_and_not_after_their_time() {
-        let store = MemoryStore::new();
-        let later = MemoryStore::now() + 60;
-        store
-            .put_tokens("s1", later, "sealed".into())
-            .await
-            .unwrap();
-        assert_eq!(
-            store.take_tokens("s1").await.unwrap().as_deref(),
-            Some("sealed")
-        );
-        assert_eq!(store.take_tokens("s1").await.unwrap(), None);
-        store
-            .put_tokens("s2", MemoryStore::now() - 1, "old".into())
-            .await
-            .unwrap();
-        assert_eq!(store.take_tokens("s2").await.unwrap(), None);
+    async fn the_memory_store_passes_the_conformance_suite() {
+        super::super::conformance::run(&MemoryStore::new(), "t:").await;
     }
 
     #[tokio::test]
-    async fn revoked_sessions_are_remembered_until_expiry() {
+    async fn expired_entries_are_swept() {
         let s = MemoryStore::new();
-        let now = MemoryStore::now();
-        assert!(!s.is_session_revoked("a").await.unwrap());
-        s.revoke_session("a", now + 60).await.unwrap();
-        s.revoke_session("old", now - 1).await.unwrap();
-        assert!(s.is_session_revoked("a").await.unwrap());
-        assert!(!s.is_session_revoked("b").await.unwrap());
-        assert!(!s.is_session_revoked("old").await.unwrap());
-    }
-
-    #[tokio::test]
-    async fn expired_revocations_are_swept() {
-        let s = MemoryStore::new();
-        let now = MemoryStore::now();
+        let past = unix_now() - 1;
         for i in 0..(SWEEP_EVERY * 3) {
-            s.revoke_session(&format!("s{i}"), now - 1).await.unwrap();
-        }
-        assert!(s.revoked.lock().unwrap().len() < SWEEP_EVERY + 1);
-    }
-
-    #[tokio::test]
-    async fn a_ticket_is_taken_once() {
-        let s = MemoryStore::new();
-        let exp = MemoryStore::now() + 30;
-        assert!(s
-            .put_ticket("k", "sid", exp, b"v".to_vec(), 4)
-            .await
-            .unwrap());
-        assert_eq!(
-            s.take_ticket("k").await.unwrap(),
-            Some((exp, b"v".to_vec()))
-        );
-        assert_eq!(s.take_ticket("k").await.unwrap(), None);
-        assert_eq!(s.ticket_count(), 0);
-    }
-
-    #[tokio::test]
-    async fn tickets_per_session_are_capped_and_expired_ones_free_their_place() {
-        let s = MemoryStore::new();
-        let now = MemoryStore::now();
-        assert!(s.put_ticket("a", "sid", now - 1, vec![], 2).await.unwrap());
-        assert!(s.put_ticket("b", "sid", now + 30, vec![], 2).await.unwrap());
-        // "a" has expired, so it is swept and "c" fits.
-        assert!(s.put_ticket("c", "sid", now + 30, vec![], 2).await.unwrap());
-        assert!(!s.put_ticket("d", "sid", now + 30, vec![], 2).await.unwrap());
-        assert!(s
-            .put_ticket("e", "other", now + 30, vec![], 2)
-            .await
-            .unwrap());
-        assert_eq!(s.ticket_count(), 3);
-    }
-
-    #[tokio::test]
-    async fn expired_tickets_of_silent_sessions_are_swept() {
-        let s = MemoryStore::new();
-        let now = MemoryStore::now();
-        for i in 0..SWEEP_EVERY {
-            s.put_ticket(&format!("k{i}"), &format!("s{i}"), now - 1, vec![], 4)
+            s.put(&format!("k{i}"), b"v", past).await.unwrap();
+            s.put_in_group(&format!("g{i}"), 4, &format!("t{i}"), b"v", past)
                 .await
                 .unwrap();
         }
-        assert!(s.ticket_count() <= 1, "{}", s.ticket_count());
+        assert!(s.entry_count() < 2 * SWEEP_EVERY + 2, "{}", s.entry_count());
     }
 }

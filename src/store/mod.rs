@@ -1,46 +1,102 @@
-//! The store: where revoked sessions, WebSocket tickets and (for IdP logout) a
-//! session's sealed tokens live.
+//! The store: everything that does not fit in a sealed cookie. Revocations,
+//! WebSocket tickets, a session's sealed IdP tokens, and what the non-browser
+//! clients need (used one-time links, lockout counters, paired devices).
 //!
-//! A small async trait, so a shared store (Redis) can stand in for the in-process
-//! one when several instances serve one dashboard. Callers treat a store error as
-//! "deny": the gate fails closed. Tickets are stored under a hash of the ticket and
-//! hold opaque bytes, so a store never needs to understand sessions.
+//! One small async trait, obeyed by the in-process backend ([`memory`], one
+//! instance) and the shared one ([`redis`], a fleet); [`conformance`] is the suite
+//! both must pass. Keys are the caller's (`ticket:…`, `tokens:…`); a backend may
+//! prefix them. Every expiry is an absolute Unix time in seconds, and an expired
+//! entry is never returned.
+//!
+//! Revocations are special: they are checked on every request, so each instance
+//! holds them in its [`Revocations`] view and checks them with no I/O. A backend
+//! keeps that view current; the shared one hears every instance's revocations by
+//! pub/sub and says how fresh its view is. Callers treat a store error as "deny":
+//! the gate fails closed.
 
+#[cfg(any(test, feature = "test-hooks"))]
+pub mod conformance;
 pub mod memory;
+pub mod redis;
+pub mod revocations;
 
 use async_trait::async_trait;
 
+pub use revocations::{Revocations, Verdict};
+
 /// A store failure; the message is for the operator and holds no secret.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("store unavailable: {0}")]
 pub struct StoreError(pub String);
 
 #[async_trait]
 pub trait Store: Send + Sync {
-    /// Marks session `sid` revoked until Unix time `until` (its expiry).
-    async fn revoke_session(&self, sid: &str, until: i64) -> Result<(), StoreError>;
+    /// This instance's view of revocations, checked with no I/O.
+    fn revocations(&self) -> &Revocations;
 
-    /// Whether session `sid` has been revoked.
-    async fn is_session_revoked(&self, sid: &str) -> Result<bool, StoreError>;
+    /// Records `id` (a session id, or a device's) revoked until Unix time `until`,
+    /// in the store and in this instance's view, and tells every other instance.
+    async fn revoke(&self, id: &str, until: i64) -> Result<(), StoreError>;
 
-    /// Stores a ticket under `key` for session `sid` until Unix time `exp`, unless
-    /// the session already holds `max_per_session` unexpired tickets (`Ok(false)`).
-    async fn put_ticket(
+    /// Keeps the revocation view current until `shutdown` says stop; returns at
+    /// once for a backend that needs no following.
+    async fn follow(&self, shutdown: pingora::server::ShutdownWatch);
+
+    /// Whether the store answers now (`/auth/ready`).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Stores `value` under `key` until `until`, replacing what was there.
+    async fn put(&self, key: &str, value: &[u8], until: i64) -> Result<(), StoreError>;
+
+    /// Stores `value` under `key` until `until` unless the key holds a value
+    /// already; `Ok(false)` then. Of two racing callers, exactly one wins.
+    async fn put_if_absent(&self, key: &str, value: &[u8], until: i64) -> Result<bool, StoreError>;
+
+    /// Stores `value` under `key` until `until` as one of `group`'s entries, unless
+    /// the group already holds `max` live ones (`Ok(false)`). An entry leaves its
+    /// group when it expires or is taken.
+    async fn put_in_group(
         &self,
+        group: &str,
+        max: usize,
         key: &str,
-        sid: &str,
-        exp: i64,
-        value: Vec<u8>,
-        max_per_session: usize,
+        value: &[u8],
+        until: i64,
     ) -> Result<bool, StoreError>;
 
-    /// Removes and returns the ticket under `key` with its expiry, atomically: of
-    /// two callers racing for one key, exactly one gets it.
-    async fn take_ticket(&self, key: &str) -> Result<Option<(i64, Vec<u8>)>, StoreError>;
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
-    /// Keeps a session's sealed IdP tokens until Unix time `until`.
-    async fn put_tokens(&self, sid: &str, until: i64, sealed: String) -> Result<(), StoreError>;
+    /// Removes and returns the value under `key`, atomically: of two callers
+    /// racing for one key, exactly one gets it.
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
-    /// Removes and returns a session's sealed IdP tokens.
-    async fn take_tokens(&self, sid: &str) -> Result<Option<String>, StoreError>;
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Adds one to the counter `key` and returns its new value. A new counter
+    /// lives until `until`; counting on does not extend it (a fixed window).
+    async fn count(&self, key: &str, until: i64) -> Result<u64, StoreError>;
+
+    /// Adds `member` to the set `set` until `until` (each member expires on its own).
+    async fn add_member(&self, set: &str, member: &str, until: i64) -> Result<(), StoreError>;
+
+    /// The set's live members, in no particular order.
+    async fn members(&self, set: &str) -> Result<Vec<String>, StoreError>;
+
+    async fn remove_member(&self, set: &str, member: &str) -> Result<(), StoreError>;
+}
+
+/// Unix time now, in seconds.
+pub fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// The store's follow loop, run by pingora as a background service (in a runtime
+/// that lives as long as the server, so the store's connections do too).
+pub struct StoreFeed(pub std::sync::Arc<dyn Store>);
+
+#[async_trait]
+impl pingora::services::background::BackgroundService for StoreFeed {
+    async fn start(&self, shutdown: pingora::server::ShutdownWatch) {
+        self.0.follow(shutdown).await;
+    }
 }

@@ -144,6 +144,27 @@ async fn unreachable_idp_at_start_does_not_stop_portcullis() {
         "and nothing is served unauthenticated meanwhile"
     );
     assert!(proxy.stderr().contains("provider not ready at start"));
+    let r = b.get(&proxy.url("/auth/ready")).await;
+    assert_eq!(r.status, 503, "not ready while no provider is usable");
+    assert!(
+        r.body.contains("providers: none usable yet (dev"),
+        "{}",
+        r.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ready_once_a_provider_is_usable_whatever_the_host() {
+    let world = World::new().await;
+    let proxy = Proxy::start(&world.config("public_url = \"https://gate.example\"", "")).await;
+    let r = reqwest::Client::new()
+        .get(proxy.url("/auth/ready"))
+        .header("host", "10.0.0.7:8080")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "ready\n");
 }
 
 /// Signs in once, lets the IdP change its key with `change`, and returns a second

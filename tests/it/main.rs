@@ -14,6 +14,7 @@ mod access;
 mod behind_tls;
 mod browser;
 mod cli;
+mod fleet;
 mod gate_flow;
 mod github;
 mod hardening;

@@ -142,7 +142,7 @@ fn fly_toml_agrees_with_the_example_config_and_the_binary() {
     );
     assert_eq!(service["force_https"].as_bool(), Some(true));
     let check = &service["checks"][0];
-    assert_eq!(check["path"].as_str(), Some("/auth/health"));
+    assert_eq!(check["path"].as_str(), Some("/auth/ready"));
     let admin: std::net::SocketAddr = example["admin"]["listen"]
         .as_str()
         .unwrap()

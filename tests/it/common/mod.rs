@@ -17,6 +17,7 @@ pub mod hermes;
 pub mod jupyter;
 pub mod nginx;
 pub mod node_idp;
+pub mod redis;
 
 pub const SECRET: &str = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
 pub const CLIENT_ID: &str = "portcullis-test";
