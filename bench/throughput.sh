@@ -4,8 +4,11 @@
 #   nginx        wrk -> nginx reverse proxy -> upstream (no auth at all)
 #   pingora      wrk -> a bare pingora proxy, no filters (examples/pingora_baseline.rs)
 #   portcullis   wrk -> portcullis (valid session cookie) -> upstream
+#   pc+redis     the same, with [store] kind = "redis" on a local redis-server
 #   redirect     wrk -> portcullis (no cookie: 302 to the login page)
-# Prints requests/s, p50, p99 and RSS for each, and the ratios.
+# Prints requests/s, p50, p99 and RSS for each, and the ratios; then the latency of
+# a WebSocket ticket's mint plus redemption with each store, and how many Redis
+# connections the Redis-backed instance held under load.
 #
 # Usage: bench/throughput.sh [SECONDS_PER_RUN] [ROUNDS] [CONNECTIONS]
 set -euo pipefail
@@ -15,16 +18,17 @@ SECS=${1:-10}; ROUNDS=${2:-3}; CONNS=${3:-64}
 need=()
 command -v wrk >/dev/null || need+=(wrk)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+command -v redis-server >/dev/null || need+=(redis-server)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
-cargo build --release --locked --bin portcullis --example mint_cookie --example pingora_baseline 2>&1 | tail -1
+cargo build --release --locked --bin portcullis --example mint_cookie --example pingora_baseline --example ticket_latency 2>&1 | tail -1
 WORK=$(mktemp -d)
-trap 'kill $(cat "$WORK"/*.pid 2>/dev/null) 2>/dev/null; kill "${PC_PID:-}" "${PB_PID:-}" 2>/dev/null; rm -rf "$WORK"' EXIT
-UP=18301; NX=18302; PC=18303; PB=18304
+trap 'kill $(cat "$WORK"/*.pid 2>/dev/null) 2>/dev/null; kill "${PC_PID:-}" "${PB_PID:-}" "${PR_PID:-}" "${RD_PID:-}" 2>/dev/null; rm -rf "$WORK"' EXIT
+UP=18301; NX=18302; PC=18303; PB=18304; RD=18305; PR=18306
 SECRET="bench-secret-0123456789-0123456789-abcdef"
 
 cat > "$WORK/nginx.conf" <<CONF
@@ -69,16 +73,27 @@ client_id = "bench"
 CONF
 target/release/portcullis serve -c "$WORK/portcullis.toml" >/dev/null 2>"$WORK/portcullis.err" &
 PC_PID=$!
+redis-server --port "$RD" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK" >/dev/null &
+RD_PID=$!
+sed -e "s/127.0.0.1:$PC/127.0.0.1:$PR/" "$WORK/portcullis.toml" > "$WORK/portcullis-redis.toml"
+printf '[store]\nkind = "redis"\nurl = "redis://127.0.0.1:%s"\n' "$RD" >> "$WORK/portcullis-redis.toml"
+sleep 0.3
+target/release/portcullis serve -c "$WORK/portcullis-redis.toml" >/dev/null 2>"$WORK/portcullis-redis.err" &
+PR_PID=$!
 target/release/examples/pingora_baseline "127.0.0.1:$PB" "127.0.0.1:$UP" >/dev/null 2>&1 &
 PB_PID=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PC/auth/health" >/dev/null && break; sleep 0.1; done
+# The bench's provider is never reachable, so wait only for the store's part of readiness.
+for _ in $(seq 100); do curl -s "http://127.0.0.1:$PR/auth/ready" | grep -q "store:" || break; sleep 0.1; done
 COOKIE="portcullis_session=$(target/release/examples/mint_cookie "$SECRET")"
 curl -sf -H "Cookie: $COOKIE" "http://127.0.0.1:$PC/" >/dev/null || { echo "the minted cookie does not pass"; exit 1; }
+curl -sf -H "Cookie: $COOKIE" "http://127.0.0.1:$PR/" >/dev/null || { echo "the minted cookie does not pass the Redis-backed instance"; cat "$WORK/portcullis-redis.err"; exit 1; }
 IDLE_KB=$(awk '/VmRSS/ {print $2}' /proc/$PC_PID/status)
 
 rss_kb() { # the proxy's resident memory: portcullis, or nginx master + workers
   case "$1" in
     portcullis|redirect) awk '/VmRSS/ {print $2}' /proc/$PC_PID/status ;;
+    pc+redis) awk '/VmRSS/ {print $2}' /proc/$PR_PID/status ;;
     pingora) awk '/VmRSS/ {print $2}' /proc/$PB_PID/status ;;
     nginx) ps -o rss= -C nginx | awk '{s+=$1} END {print s/2}' ;;  # two nginx roles share the processes
     direct) echo 0 ;;
@@ -101,8 +116,16 @@ for r in $(seq "$ROUNDS"); do
   run nginx "http://127.0.0.1:$NX/"
   run pingora "http://127.0.0.1:$PB/"
   run portcullis "http://127.0.0.1:$PC/" -H "Cookie: $COOKIE"
+  ( sleep "$((SECS / 2))"; redis-cli -p "$RD" CLIENT LIST | grep -vc "cmd=client" > "$WORK/redis-clients" ) &
+  run pc+redis "http://127.0.0.1:$PR/" -H "Cookie: $COOKIE"
   run redirect "http://127.0.0.1:$PC/"
 done
+echo
+for port in "$PC" "$PR"; do
+  [ "$port" = "$PC" ] && store=memory || store=redis
+  printf '%-7s ' "$store"; target/release/examples/ticket_latency "127.0.0.1:$port" "$COOKIE" 2000
+done
+echo "Redis connections held by the Redis-backed instance under load: $(cat "$WORK/redis-clients")"
 
 python3 - "$IDLE_KB" <<PY
 import sys, statistics
@@ -112,7 +135,7 @@ def ms(v):
         if v.endswith(unit): return float(v[:-len(unit)]) * f
     return float(v)
 data = {
-$(for n in direct nginx pingora portcullis redirect; do echo "  '$n': ('${RPS[$n]}', '${P50[$n]}', '${P99[$n]}', '${RSS[$n]}'),"; done)
+$(for n in direct nginx pingora portcullis pc+redis redirect; do echo "  '$n': ('${RPS[$n]}', '${P50[$n]}', '${P99[$n]}', '${RSS[$n]}'),"; done)
 }
 res = {}
 print()
@@ -128,5 +151,6 @@ print(f"portcullis/nginx  throughput {res['portcullis'][0]/res['nginx'][0]:.2f}x
 print(f"portcullis/direct throughput {res['portcullis'][0]/res['direct'][0]:.2f}x")
 print(f"portcullis/pingora throughput {res['portcullis'][0]/res['pingora'][0]:.2f}x  (the gate's own cost)")
 print(f"redirect/forward  throughput {res['redirect'][0]/res['portcullis'][0]:.2f}x")
+print(f"redis/memory store throughput {res['pc+redis'][0]/res['portcullis'][0]:.2f}x  p99 {res['pc+redis'][2]/res['portcullis'][2]:.2f}x")
 print(f"portcullis idle RSS {int(sys.argv[1])/1024:.1f} MiB")
 PY

@@ -555,3 +555,26 @@ async fn a_pause_shorter_than_max_staleness_is_no_outage() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redis_missing_at_start_is_waited_for_and_never_served_around() {
+    let world = World::new().await;
+    let port = crate::common::free_port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let p = Proxy::start(&world.config("", &store_section(&url, ""))).await;
+    let body = await_ready(&p, 503, Duration::from_secs(5)).await;
+    assert!(
+        body.contains("store: Redis refused the connection"),
+        "{body}"
+    );
+    assert_eq!(Browser::new().get(&p.url("/")).await.status, 302);
+    let start = Browser::new()
+        .get(&p.url("/auth/login?provider=dev&next=%2F"))
+        .await;
+    assert_eq!(start.status, 503, "no sign-in before the store answers");
+    let _redis = Redis::start_on(port, &[]);
+    await_ready(&p, 200, Duration::from_secs(10)).await;
+    let mut ada = Browser::new();
+    assert_eq!(ada.sign_in(&p, "/", "ada@example.com").await.status, 302);
+    assert_eq!(page(&p, &ada.cookies).await, 200);
+}

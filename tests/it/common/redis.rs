@@ -27,7 +27,11 @@ impl Redis {
 
     /// A Redis with extra `redis-server` arguments (`--requirepass`, `--user`).
     pub fn start_with(extra: &[&str]) -> Redis {
-        let port = free_port();
+        Self::start_on(free_port(), extra)
+    }
+
+    /// A plain Redis on `port`, with extra `redis-server` arguments.
+    pub fn start_on(port: u16, extra: &[&str]) -> Redis {
         let mut args: Vec<String> = vec!["--port".into(), port.to_string()];
         args.extend(extra.iter().map(|s| s.to_string()));
         Self::launch(port, args, false, tempfile::tempdir().unwrap())
