@@ -2,6 +2,7 @@
 # Throughput and latency of one small upstream served three ways, interleaved:
 #   direct       wrk -> upstream (nginx returning a small body)
 #   nginx        wrk -> nginx reverse proxy -> upstream (no auth at all)
+#   caddy        wrk -> Caddy reverse_proxy -> upstream (no auth; Go's net/http, as oauth2-proxy)
 #   pingora      wrk -> a bare pingora proxy, no filters (examples/pingora_baseline.rs)
 #   portcullis   wrk -> portcullis (valid session cookie) -> upstream
 #   pc+redis     the same, with [store] kind = "redis" on a local redis-server
@@ -19,6 +20,7 @@ need=()
 command -v wrk >/dev/null || need+=(wrk)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v redis-server >/dev/null || need+=(redis-server)
+command -v caddy >/dev/null || need+=(caddy)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
@@ -27,8 +29,8 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 cargo build --release --locked --bin portcullis --example mint_cookie --example pingora_baseline --example ticket_latency 2>&1 | tail -1
 WORK=$(mktemp -d)
-trap 'kill $(cat "$WORK"/*.pid 2>/dev/null) 2>/dev/null; kill "${PC_PID:-}" "${PB_PID:-}" "${PR_PID:-}" "${RD_PID:-}" 2>/dev/null; rm -rf "$WORK"' EXIT
-UP=18301; NX=18302; PC=18303; PB=18304; RD=18305; PR=18306
+trap 'kill $(cat "$WORK"/*.pid 2>/dev/null) 2>/dev/null; kill "${PC_PID:-}" "${PB_PID:-}" "${PR_PID:-}" "${RD_PID:-}" "${CD_PID:-}" 2>/dev/null; rm -rf "$WORK"' EXIT
+UP=18301; NX=18302; PC=18303; PB=18304; RD=18305; PR=18306; CD=18307
 SECRET="bench-secret-0123456789-0123456789-abcdef"
 
 cat > "$WORK/nginx.conf" <<CONF
@@ -55,6 +57,18 @@ http {
 }
 CONF
 "$NGINX" -p "$WORK" -c "$WORK/nginx.conf"
+cat > "$WORK/Caddyfile" <<CONF
+{
+  admin off
+  auto_https off
+  persist_config off
+}
+http://127.0.0.1:$CD {
+  reverse_proxy 127.0.0.1:$UP
+}
+CONF
+HOME="$WORK" XDG_DATA_HOME="$WORK" XDG_CONFIG_HOME="$WORK" caddy run --config "$WORK/Caddyfile" --adapter caddyfile >/dev/null 2>"$WORK/caddy.err" &
+CD_PID=$!
 
 cat > "$WORK/portcullis.toml" <<CONF
 [server]
@@ -95,6 +109,7 @@ rss_kb() { # the proxy's resident memory: portcullis, or nginx master + workers
     portcullis|redirect) awk '/VmRSS/ {print $2}' /proc/$PC_PID/status ;;
     pc+redis) awk '/VmRSS/ {print $2}' /proc/$PR_PID/status ;;
     pingora) awk '/VmRSS/ {print $2}' /proc/$PB_PID/status ;;
+    caddy) awk '/VmRSS/ {print $2}' /proc/$CD_PID/status ;;
     nginx) ps -o rss= -C nginx | awk '{s+=$1} END {print s/2}' ;;  # two nginx roles share the processes
     direct) echo 0 ;;
   esac
@@ -114,6 +129,7 @@ for r in $(seq "$ROUNDS"); do
   echo "round $r/$ROUNDS (${SECS}s each, $CONNS connections)"
   run direct "http://127.0.0.1:$UP/"
   run nginx "http://127.0.0.1:$NX/"
+  run caddy "http://127.0.0.1:$CD/"
   run pingora "http://127.0.0.1:$PB/"
   run portcullis "http://127.0.0.1:$PC/" -H "Cookie: $COOKIE"
   ( sleep "$((SECS / 2))"; redis-cli -p "$RD" CLIENT LIST | grep -vc "cmd=client" > "$WORK/redis-clients" ) &
@@ -135,7 +151,7 @@ def ms(v):
         if v.endswith(unit): return float(v[:-len(unit)]) * f
     return float(v)
 data = {
-$(for n in direct nginx pingora portcullis pc+redis redirect; do echo "  '$n': ('${RPS[$n]}', '${P50[$n]}', '${P99[$n]}', '${RSS[$n]}'),"; done)
+$(for n in direct nginx caddy pingora portcullis pc+redis redirect; do echo "  '$n': ('${RPS[$n]}', '${P50[$n]}', '${P99[$n]}', '${RSS[$n]}'),"; done)
 }
 res = {}
 print()
@@ -148,6 +164,7 @@ for name, (rps, p50, p99, rss) in data.items():
     print(f"{name:12}{r:12.0f}{a:10.3f}{b:10.3f}{int(rss)/1024:10.1f}")
 print()
 print(f"portcullis/nginx  throughput {res['portcullis'][0]/res['nginx'][0]:.2f}x  p99 {res['portcullis'][2]/res['nginx'][2]:.2f}x")
+print(f"portcullis/caddy  throughput {res['portcullis'][0]/res['caddy'][0]:.2f}x  p99 {res['portcullis'][2]/res['caddy'][2]:.2f}x")
 print(f"portcullis/direct throughput {res['portcullis'][0]/res['direct'][0]:.2f}x")
 print(f"portcullis/pingora throughput {res['portcullis'][0]/res['pingora'][0]:.2f}x  (the gate's own cost)")
 print(f"redirect/forward  throughput {res['redirect'][0]/res['portcullis'][0]:.2f}x")

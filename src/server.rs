@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use pingora::apps::HttpServerOptions;
+use pingora::listeners::{L4BufferSettings, ListenerConfig};
 use pingora::proxy::http_proxy_service;
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::Server;
@@ -70,7 +71,12 @@ pub fn run(app: App, listen: SocketAddr, upgrade: bool) -> ! {
     if let Some(logic) = proxy.app_logic_mut() {
         logic.server_options = Some(options);
     }
-    proxy.add_tcp(&listen.to_string());
+    // No read buffer in front of the socket: pingora parses heads and bodies in
+    // buffers of its own, so a 64 KiB `BufReader` per connection only doubles the
+    // copy and, on an idle WebSocket, holds memory for nothing (bench/README.md).
+    proxy.add_listener(
+        ListenerConfig::tcp(listen.to_string()).l4_buffer(L4BufferSettings::default().read(0)),
+    );
     server.add_service(proxy);
     if let Some(admin) = admin {
         let mut metrics = Service::new("portcullis admin".to_string(), AdminApp);

@@ -355,3 +355,91 @@ async fn every_websocket_survives_its_handshake() {
         "{lost} of {COUNT} WebSockets closed right after their 101"
     );
 }
+
+/// The vendored pingora-core reads an upgraded connection into a buffer that
+/// follows the traffic (vendor/README.md): small frames, bursts far larger than
+/// the 64 KiB top size, and small frames again must all pass whole, both ways.
+#[tokio::test(flavor = "multi_thread")]
+async fn small_frames_and_large_bursts_pass_whole_both_ways() {
+    let world = World::new().await;
+    let proxy = Proxy::start(&world.config("", "")).await;
+    let mut b = signed_in(&proxy).await;
+    let ticket = mint(&mut b, &proxy).await;
+    let mut ws = open(&proxy, &format!("/ws?ticket={ticket}"), None, None)
+        .await
+        .unwrap();
+    let mut seed = 7u32;
+    for size in [
+        1,
+        2047,
+        2048,
+        2049,
+        65_536,
+        1 << 20,
+        3 << 20,
+        5,
+        1,
+        4096,
+        2 << 20,
+        3,
+    ] {
+        let payload: Vec<u8> = (0..size)
+            .map(|_| {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                (seed >> 16) as u8
+            })
+            .collect();
+        ws.send(Message::Binary(payload.clone().into()))
+            .await
+            .unwrap();
+        let back = ws.next().await.unwrap().unwrap().into_data();
+        assert!(back == payload, "a {size}-byte frame came back changed");
+    }
+}
+
+/// What an idle WebSocket costs the proxy, in resident memory (debug build;
+/// bench/ws-idle-memory.sh measures the release build).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "slow tier: scripts/test.sh runs it (cargo test --test it -- --ignored)"]
+async fn idle_websockets_hold_little_memory() {
+    const COUNT: usize = 400;
+    let world = World::new().await;
+    let proxy = Proxy::start(&world.config("", "")).await;
+    let mut b = signed_in(&proxy).await;
+    let rss = || {
+        std::fs::read_to_string(format!("/proc/{}/status", proxy.pid()))
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap()
+    };
+    // Warm up: the first sockets grow the runtime's and allocator's pools.
+    let mut held = Vec::new();
+    for _ in 0..20 {
+        let ticket = mint(&mut b, &proxy).await;
+        held.push(
+            open(&proxy, &format!("/ws?ticket={ticket}"), None, None)
+                .await
+                .unwrap(),
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = rss();
+    for _ in 0..COUNT {
+        let ticket = mint(&mut b, &proxy).await;
+        let mut ws = open(&proxy, &format!("/ws?ticket={ticket}"), None, None)
+            .await
+            .unwrap();
+        ws.send(Message::Text("hi".into())).await.unwrap();
+        ws.next().await.unwrap().unwrap();
+        held.push(ws);
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let per_socket_kib = rss().saturating_sub(before) as f64 / COUNT as f64;
+    eprintln!("{per_socket_kib:.1} KiB of RSS per idle WebSocket");
+    assert!(
+        per_socket_kib < 48.0,
+        "{per_socket_kib:.1} KiB per idle WebSocket"
+    );
+}

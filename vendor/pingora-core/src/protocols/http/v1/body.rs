@@ -29,6 +29,12 @@ use crate::utils::BufRef;
 
 // TODO: make this dynamically adjusted
 const BODY_BUFFER_SIZE: usize = 1024 * 64;
+/// The first read size of a close-delimited body (an upgraded connection, or a
+/// response framed by the connection's end). Reads double up to `body_buf_size`
+/// while they fill the buffer and halve back while they are small, so an idle
+/// WebSocket holds this much per direction instead of `BODY_BUFFER_SIZE`.
+/// portcullis patch: see vendor/README.md.
+const UNTIL_CLOSE_MIN_READ: usize = 1024 * 2;
 // limit how much incomplete chunk-size and chunk-ext to buffer
 const PARTIAL_CHUNK_HEAD_LIMIT: usize = 1024 * 8;
 // Trailers: https://datatracker.ietf.org/doc/html/rfc9112#section-7.1.2
@@ -151,6 +157,8 @@ pub struct BodyReader {
     rewind_buf_len: usize,
     upstream: bool,
     body_buf_overread: Option<BytesMut>,
+    /// The next read size of a close-delimited body (see [`UNTIL_CLOSE_MIN_READ`]).
+    until_close_read: usize,
 }
 
 impl BodyReader {
@@ -162,6 +170,7 @@ impl BodyReader {
             rewind_buf_len: 0,
             upstream,
             body_buf_overread: None,
+            until_close_read: UNTIL_CLOSE_MIN_READ,
         }
     }
 
@@ -270,7 +279,12 @@ impl BodyReader {
     }
 
     pub fn init_close_delimited(&mut self, buf_to_rewind: &[u8]) {
-        self.prepare_buf(buf_to_rewind);
+        let mut body_buf = BytesMut::with_capacity(UNTIL_CLOSE_MIN_READ.max(buf_to_rewind.len()));
+        if !buf_to_rewind.is_empty() {
+            self.rewind_buf_len = buf_to_rewind.len();
+            body_buf.put_slice(buf_to_rewind);
+        }
+        self.body_buf = Some(body_buf);
         self.body_state = PS::UntilClose(0);
     }
 
@@ -462,13 +476,30 @@ impl BodyReader {
         self.rewind_buf_len = 0; // we only need to read rewind data once
         if n == 0 {
             /* Need to actually read */
-            let read_size = self.body_buf_size;
+            let read_size = self
+                .until_close_read
+                .clamp(UNTIL_CLOSE_MIN_READ.min(self.body_buf_size), self.body_buf_size);
+            // A buffer grown for a burst is given back once reads are small again.
+            if self
+                .body_buf
+                .as_ref()
+                .is_some_and(|b| b.capacity() > 2 * read_size)
+            {
+                self.body_buf = Some(BytesMut::with_capacity(read_size));
+            }
             let body_buf = self.prepare_buf_for_io(read_size);
             n = stream
                 .take(read_size as u64)
                 .read_buf(body_buf)
                 .await
                 .or_err(ReadError, "when reading body")?;
+            self.until_close_read = if n == read_size {
+                read_size * 2
+            } else if n < read_size / 4 {
+                read_size / 2
+            } else {
+                read_size
+            };
         }
         match self.body_state {
             PS::UntilClose(read) => {
