@@ -61,7 +61,6 @@ cat > "$WORK/Caddyfile" <<CONF
 {
   admin off
   auto_https off
-  persist_config off
 }
 http://127.0.0.1:$CD {
   reverse_proxy 127.0.0.1:$UP
@@ -97,6 +96,8 @@ PR_PID=$!
 target/release/examples/pingora_baseline "127.0.0.1:$PB" "127.0.0.1:$UP" >/dev/null 2>&1 &
 PB_PID=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PC/auth/health" >/dev/null && break; sleep 0.1; done
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$CD/" >/dev/null && break; sleep 0.1; done
+curl -sf "http://127.0.0.1:$CD/" >/dev/null || { echo "Caddy did not start:"; cat "$WORK/caddy.err"; exit 1; }
 # The bench's provider is never reachable, so wait only for the store's part of readiness.
 for _ in $(seq 100); do curl -s "http://127.0.0.1:$PR/auth/ready" | grep -q "store:" || break; sleep 0.1; done
 COOKIE="portcullis_session=$(target/release/examples/mint_cookie "$SECRET")"

@@ -19,6 +19,18 @@ fn store_section(url: &str, extra: &str) -> String {
     format!("[store]\nkind = \"redis\"\nurl = \"{url}\"\nmax_staleness = \"2s\"\n{extra}\n")
 }
 
+/// `portcullis check` of a config with the Redis store at `url`: whether it
+/// passed, and all it printed.
+fn check(world: &World, url: &str) -> (bool, String) {
+    let config = world
+        .config("", &store_section(url, ""))
+        .replace("{listen}", "127.0.0.1:1");
+    let out = crate::common::run_cli(&["check"], Some(&config), &[]);
+    let shown =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), shown)
+}
+
 async fn ready(proxy: &Proxy) -> (u16, String) {
     let r = reqwest::get(proxy.url("/auth/ready")).await.unwrap();
     (r.status().as_u16(), r.text().await.unwrap_or_default())
@@ -469,33 +481,15 @@ async fn redis_with_requirepass_and_an_acl_user() {
         "the password reached a log line"
     );
 
-    let out = crate::common::run_cli(
-        &["check"],
-        Some(
-            &world
-                .config("", &store_section(&wrong, ""))
-                .replace("{listen}", "127.0.0.1:1"),
-        ),
-        &[],
-    );
-    let shown =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{shown}");
+    let (ok, shown) = check(&world, &wrong);
+    assert!(ok, "{shown}");
     assert!(shown.contains("redis://gate:***@127.0.0.1"), "{shown}");
     assert!(!shown.contains("wrong-pw-13"), "{shown}");
-    let bad = format!("redis://gate:wrong-pw-13@127.0.0.1:{port}/#insecure");
-    let out = crate::common::run_cli(
-        &["check"],
-        Some(
-            &world
-                .config("", &store_section(&bad, ""))
-                .replace("{listen}", "127.0.0.1:1"),
-        ),
-        &[],
+    let (ok, shown) = check(
+        &world,
+        &format!("redis://gate:wrong-pw-13@127.0.0.1:{port}/#insecure"),
     );
-    let shown =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    assert!(!ok);
     assert!(
         shown.contains("store.url") && !shown.contains("wrong-pw-13"),
         "{shown}"

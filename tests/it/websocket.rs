@@ -24,6 +24,14 @@ async fn mint(b: &mut Browser, proxy: &Proxy) -> String {
     j["ticket"].as_str().unwrap().to_string()
 }
 
+/// A WebSocket to the echo opened with a ticket freshly minted for `b`.
+async fn ticketed(b: &mut Browser, proxy: &Proxy) -> Ws {
+    let ticket = mint(b, proxy).await;
+    open(proxy, &format!("/ws?ticket={ticket}"), None, None)
+        .await
+        .expect("ticket upgrade")
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn ticket_opens_a_websocket_once_and_never_reaches_the_upstream() {
     let world = World::new().await;
@@ -275,10 +283,7 @@ async fn a_websocket_outliving_its_session_is_closed() {
     let world = World::new().await;
     let proxy = Proxy::start(&world.config("", "").replace("ttl = \"1h\"", "ttl = \"1m\"")).await;
     let mut b = signed_in(&proxy).await;
-    let ticket = mint(&mut b, &proxy).await;
-    let mut ws = open(&proxy, &format!("/ws?ticket={ticket}"), None, None)
-        .await
-        .unwrap();
+    let mut ws = ticketed(&mut b, &proxy).await;
     // The session lives 60 s; the socket must not outlast it by more than a sweep.
     let took = assert_closed_within(&mut ws, Duration::from_secs(64)).await;
     assert!(took > Duration::from_secs(50), "closed too early: {took:?}");
@@ -301,10 +306,7 @@ async fn an_idle_websocket_outlives_the_request_read_timeout() {
     let world = World::new().await;
     let proxy = Proxy::start(&world.config("", "")).await;
     let mut b = signed_in(&proxy).await;
-    let ticket = mint(&mut b, &proxy).await;
-    let mut ws = open(&proxy, &format!("/ws?ticket={ticket}"), None, None)
-        .await
-        .unwrap();
+    let mut ws = ticketed(&mut b, &proxy).await;
     // Longer than pingora's 60 s read timeout, with no traffic at all.
     tokio::time::sleep(Duration::from_secs(65)).await;
     ws.send(Message::Text("still there?".into())).await.unwrap();
@@ -364,10 +366,7 @@ async fn small_frames_and_large_bursts_pass_whole_both_ways() {
     let world = World::new().await;
     let proxy = Proxy::start(&world.config("", "")).await;
     let mut b = signed_in(&proxy).await;
-    let ticket = mint(&mut b, &proxy).await;
-    let mut ws = open(&proxy, &format!("/ws?ticket={ticket}"), None, None)
-        .await
-        .unwrap();
+    let mut ws = ticketed(&mut b, &proxy).await;
     let mut seed = 7u32;
     for size in [
         1,
@@ -417,20 +416,12 @@ async fn idle_websockets_hold_little_memory() {
     // Warm up: the first sockets grow the runtime's and allocator's pools.
     let mut held = Vec::new();
     for _ in 0..20 {
-        let ticket = mint(&mut b, &proxy).await;
-        held.push(
-            open(&proxy, &format!("/ws?ticket={ticket}"), None, None)
-                .await
-                .unwrap(),
-        );
+        held.push(ticketed(&mut b, &proxy).await);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = rss();
     for _ in 0..COUNT {
-        let ticket = mint(&mut b, &proxy).await;
-        let mut ws = open(&proxy, &format!("/ws?ticket={ticket}"), None, None)
-            .await
-            .unwrap();
+        let mut ws = ticketed(&mut b, &proxy).await;
         ws.send(Message::Text("hi".into())).await.unwrap();
         ws.next().await.unwrap().unwrap();
         held.push(ws);
