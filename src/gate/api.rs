@@ -30,7 +30,7 @@ pub fn providers(app: &App, req: &RequestInfo) -> Reply {
 }
 
 pub async fn me(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -> Reply {
-    match authenticate(app, &req.origin, headers, now) {
+    match authenticate(app, req, headers, now) {
         Ok(Auth::Valid(c)) => {
             let (c, set_cookie) = refresh(app, req, c, now);
             let expires_at = OffsetDateTime::from_unix_timestamp(c.exp)
@@ -57,7 +57,7 @@ pub async fn me(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -> 
 }
 
 pub async fn ws_ticket(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -> Reply {
-    let claims = match authenticate(app, &req.origin, headers, now) {
+    let claims = match authenticate(app, req, headers, now) {
         Ok(Auth::Valid(c)) => c,
         Ok(auth) => return unauthenticated(app, req, headers, &auth),
         Err(reply) => return reply,

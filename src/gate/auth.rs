@@ -8,19 +8,27 @@ use serde_json::json;
 use crate::app::App;
 use crate::audit::{AuditEvent, AuditKind};
 use crate::metrics::METRICS;
-use crate::public_url::RequestOrigin;
 use crate::reply::Reply;
 use crate::request::{is_script_request, is_upgrade, wants_json, RequestInfo};
 use crate::session::{cookie, SessionClaims};
 use crate::store::Verdict;
+use crate::tickets::Rejection;
 
 /// The reply while this instance cannot tell whether a session was revoked
-/// elsewhere (the shared store is out of reach).
-pub fn store_unavailable() -> Reply {
-    Reply::text(
-        503,
-        "Service temporarily unavailable: the session store cannot be reached. Try again shortly.\n",
-    )
+/// elsewhere (the shared store is out of reach): JSON for clients that want it,
+/// a short page otherwise.
+pub fn store_unavailable(req: &RequestInfo, headers: &HeaderMap) -> Reply {
+    if wants_json(&req.path, headers) || is_script_request(headers) || is_upgrade(headers) {
+        Reply::json(
+            503,
+            &json!({"error": "store_unavailable", "detail": "the session store cannot be reached; try again shortly"}),
+        )
+    } else {
+        Reply::text(
+            503,
+            "Service temporarily unavailable: the session store cannot be reached. Try again shortly.\n",
+        )
+    }
 }
 
 /// The outcome of authenticating a request.
@@ -40,10 +48,11 @@ pub enum Auth {
 /// view too stale to tell is an error reply (503): fail closed.
 pub fn authenticate(
     app: &App,
-    origin: &RequestOrigin,
+    req: &RequestInfo,
     headers: &HeaderMap,
     now: i64,
 ) -> Result<Auth, Reply> {
+    let origin = &req.origin;
     let Some(header) = cookie::header(headers) else {
         return Ok(Auth::Absent);
     };
@@ -59,7 +68,7 @@ pub fn authenticate(
                 dead = Some("revoked");
                 continue;
             }
-            Verdict::Stale => return Err(store_unavailable()),
+            Verdict::Stale => return Err(store_unavailable(req, headers)),
         }
         if app.access.check(&claims.person()).is_err() {
             dead = Some("no_longer_allowed");
@@ -85,13 +94,21 @@ pub async fn redeem_ticket(
             Ok(claims)
         }
         result => {
-            let reason = result.err().map_or("no_longer_allowed", |r| r.reason());
+            let rejection = result.err();
+            let reason = rejection.map_or("no_longer_allowed", |r| r.reason());
             METRICS.tickets.with_label_values(&["rejected"]).inc();
             app.audit.emit(
                 AuditEvent::new(AuditKind::WsTicketRejected, req.client_ip)
                     .reason(reason)
                     .ticket(ticket),
             );
+            if rejection == Some(Rejection::StoreUnavailable) {
+                // Not the ticket's fault: the client may try again with a new one.
+                return Err(Reply::json(
+                    503,
+                    &json!({"error": "store_unavailable", "detail": "the session store cannot be reached; try again shortly"}),
+                ));
+            }
             Err(Reply::json(
                 401,
                 &json!({"error": "invalid_ticket", "detail": "Unauthorized", "login_url": req.login_url()}),

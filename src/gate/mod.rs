@@ -148,7 +148,7 @@ impl Gate {
                 &serde_json::json!({"error": "origin_not_allowed", "detail": "Unauthorized", "login_url": req.login_url()}),
             ));
         }
-        match authenticate(app, &req.origin, headers, now) {
+        match authenticate(app, &req, headers, now) {
             Ok(Auth::Valid(claims)) => {
                 // An upgrade's 101 is no place for a cookie; its next page view is.
                 let (claims, set_cookie) = if is_upgrade(headers) {

@@ -42,7 +42,7 @@ pub async fn route(
 ) -> Route {
     let reply = match (method, req.path.as_str()) {
         (&Method::GET | &Method::HEAD, "/login") => flow::login_page(app, req),
-        (&Method::GET, "/auth/login") => flow::start_login(app, req, now).await,
+        (&Method::GET, "/auth/login") => flow::start_login(app, req, headers, now).await,
         (&Method::GET, "/auth/callback") => flow::callback(app, req, headers, now).await,
         (&Method::POST, "/auth/logout") => logout::logout(app, req, headers, now).await,
         (&Method::GET, "/api/auth/providers") => api::providers(app, req),

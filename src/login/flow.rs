@@ -42,9 +42,9 @@ fn back_to_login(req: &RequestInfo, status: u16, title: &str, message: &str) -> 
     )
 }
 
-pub async fn start_login(app: &App, req: &RequestInfo, now: i64) -> Reply {
+pub async fn start_login(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -> Reply {
     if !app.store.revocations().is_fresh() {
-        return store_unavailable();
+        return store_unavailable(req, headers);
     }
     let provider_id = req.param("provider").unwrap_or_default();
     let Some(provider) = app.providers.get(&provider_id) else {
@@ -105,7 +105,7 @@ fn provider_error_page(req: &RequestInfo, name: &str, e: &ProviderError) -> Repl
 
 pub async fn callback(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -> Reply {
     if !app.store.revocations().is_fresh() {
-        return store_unavailable();
+        return store_unavailable(req, headers);
     }
     let clear_pkce = cookie::clear_cookie(app.pkce_cookie.base(), &req.origin);
     let cookies = cookie::header(headers).unwrap_or_default();

@@ -321,6 +321,9 @@ async fn an_outage_fails_closed_and_recovery_forgets_no_logout() {
     assert_eq!(bob.sign_in(a, "/", "bob@example.com").await.status, 302);
     let bob_cookies = bob.cookies.clone();
     assert_eq!(page(b, &bob_cookies).await, 200);
+    let mut bob_minting = Browser::new();
+    bob_minting.cookies = bob_cookies.clone();
+    let early_ticket = mint(&mut bob_minting, a).await.unwrap();
     let guards = [
         guard(a.url("/"), ada_cookies.clone()),
         guard(b.url("/"), ada_cookies.clone()),
@@ -349,6 +352,33 @@ async fn an_outage_fails_closed_and_recovery_forgets_no_logout() {
             "ticket minting during the outage"
         );
     }
+    // A script's request and a ticket's redemption get 503 JSON, not a redirect
+    // or a 401 that would send the dashboard to the login page.
+    let me = reqwest::Client::new()
+        .get(a.url("/api/auth/me"))
+        .header(
+            "cookie",
+            bob_cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 503);
+    assert_eq!(
+        me.json::<serde_json::Value>().await.unwrap()["error"],
+        "store_unavailable"
+    );
+    assert_eq!(
+        ws_open(a, &format!("/ws?ticket={early_ticket}"), None, None)
+            .await
+            .err(),
+        Some(503),
+        "a ticket cannot be redeemed while Redis is out of reach"
+    );
     // A logout during the outage clears the cookies and says it is not recorded
     // everywhere; B holds it and writes it back.
     let mut bob_on_b = Browser::new();
