@@ -9,6 +9,7 @@ use crate::config::{Config, StoreConfig};
 use crate::live::LiveConnections;
 use crate::provider::http::BackChannel;
 use crate::provider::Providers;
+use crate::public_routes::PublicRoutes;
 use crate::public_url::OriginResolver;
 use crate::session::codec::{Codec, Purpose};
 use crate::session::cookie::CookieNames;
@@ -45,6 +46,8 @@ pub struct App {
     /// Upgraded connections, closed when their session ends.
     pub live: LiveConnections,
     pub access: AccessPolicy,
+    /// `[[public]]`: what passes without a session.
+    pub public: PublicRoutes,
     pub audit: Audit,
     /// The upstream's socket address, resolved once at start (no DNS on the request path).
     pub upstream_addr: SocketAddr,
@@ -95,6 +98,7 @@ impl App {
             tickets: Tickets::new(Arc::clone(&store), config.tickets.ttl),
             live: LiveConnections::new(Arc::clone(&store)),
             access: AccessPolicy::new(config.access.clone()),
+            public: PublicRoutes::new(config.public.clone()),
             resolver,
             sessions,
             pkce,

@@ -18,6 +18,7 @@ pub mod logging;
 pub mod login;
 pub mod metrics;
 pub mod provider;
+pub mod public_routes;
 pub mod public_url;
 pub mod redirect;
 pub mod reply;

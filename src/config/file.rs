@@ -23,6 +23,15 @@ pub struct FileConfig {
     pub admin: AdminFile,
     #[serde(default)]
     pub log: LogFile,
+    #[serde(default)]
+    pub public: Vec<PublicFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicFile {
+    pub path: String,
+    pub methods: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -11,6 +11,7 @@ mod file;
 mod interpolate;
 mod log;
 mod provider;
+mod public;
 mod server;
 mod session;
 mod store;
@@ -38,6 +39,8 @@ use server::validate_server;
 pub use server::ServerConfig;
 use session::validate_session;
 pub use session::{SessionConfig, MIN_SECRET_DISTINCT, MIN_SECRET_LEN};
+use public::validate_public;
+pub use public::PublicRoute;
 use store::validate_store;
 pub use store::{RedisConfig, StoreConfig, DEFAULT_KEY_PREFIX};
 use upstream::validate_upstream;
@@ -61,6 +64,8 @@ pub struct Config {
     /// Where `/metrics` is served; `None`: nowhere.
     pub admin_listen: Option<SocketAddr>,
     pub log: LogConfig,
+    /// Paths forwarded without a session; empty: none.
+    pub public: Vec<PublicRoute>,
 }
 
 #[derive(Debug, Clone)]
@@ -170,6 +175,7 @@ impl Config {
             ));
         }
         let log = validate_log(file.log)?;
+        let public = validate_public(file.public)?;
         Ok(Self {
             admin_listen,
             log,
@@ -181,6 +187,7 @@ impl Config {
             access,
             providers,
             provider_errors,
+            public,
         })
     }
 }

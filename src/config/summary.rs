@@ -106,6 +106,19 @@ pub fn render(c: &Config) -> String {
         list(c.access.allowed_domains.clone()),
         list(c.access.allowed_groups.clone())
     );
+    if c.public.is_empty() {
+        let _ = writeln!(out, "[[public]]\n  (none: every path needs a session)");
+    }
+    for r in &c.public {
+        let methods: Vec<&str> = r.methods.iter().map(|m| m.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "[[public]]\n  path            = {}{}\n  methods         = {}",
+            r.path,
+            if r.prefix { " (and every path below it)" } else { " (exactly)" },
+            methods.join(", ")
+        );
+    }
     let _ = writeln!(
         out,
         "[admin]\n  listen          = {}",

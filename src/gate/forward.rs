@@ -28,7 +28,7 @@ fn is_spoofable(name: &str) -> bool {
 pub fn rewrite(
     app: &App,
     req: &RequestInfo,
-    claims: &SessionClaims,
+    claims: Option<&SessionClaims>,
     upstream: &mut RequestHeader,
 ) -> Result<()> {
     let client_xff = upstream
@@ -50,9 +50,12 @@ pub fn rewrite(
         }
     }
 
-    upstream.insert_header("x-forwarded-user", header_safe(&claims.sub)?)?;
-    if let Some(email) = &claims.email {
-        upstream.insert_header("x-forwarded-email", header_safe(email)?)?;
+    // A public route's request carries no identity (the client's copies are gone).
+    if let Some(claims) = claims {
+        upstream.insert_header("x-forwarded-user", header_safe(&claims.sub)?)?;
+        if let Some(email) = &claims.email {
+            upstream.insert_header("x-forwarded-email", header_safe(email)?)?;
+        }
     }
     let peer = req.peer.map(|p| p.to_string()).unwrap_or_default();
     let xff = if req.peer_trusted && !client_xff.is_empty() {

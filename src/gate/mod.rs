@@ -40,7 +40,7 @@ pub const MAX_URI_BYTES: usize = 8 * 1024;
 /// Per-request state carried from `request_filter` to the upstream filters.
 #[derive(Default)]
 pub struct RequestCtx {
-    forward: Option<(RequestInfo, SessionClaims)>,
+    forward: Option<(RequestInfo, Passage)>,
     /// Set while an upgraded connection is live; dropping it deregisters it.
     live: Option<LiveGuard>,
     /// How the request ended, for `portcullis_requests_total`.
@@ -49,6 +49,24 @@ pub struct RequestCtx {
     upstream_sent: Option<std::time::Instant>,
     /// A refreshed session cookie to add to the upstream's response.
     set_cookie: Option<String>,
+}
+
+/// Why a request may reach the upstream.
+#[derive(Debug)]
+pub enum Passage {
+    /// A live session (or a WebSocket ticket of one).
+    Session(SessionClaims),
+    /// A `[[public]]` route: no identity at all.
+    Public,
+}
+
+impl Passage {
+    pub fn claims(&self) -> Option<&SessionClaims> {
+        match self {
+            Passage::Session(claims) => Some(claims),
+            Passage::Public => None,
+        }
+    }
 }
 
 /// The gate: one per server, shared by every request.
@@ -123,6 +141,13 @@ impl Gate {
             Route::Respond(reply) => return Some(reply),
             Route::Forward => {}
         }
+        if app.public.matches(&header.method, &req.path) {
+            // No identity goes with it; a ticket in the query is not for the
+            // upstream either.
+            req.query = req.query.as_deref().and_then(|q| without_param(q, "ticket"));
+            ctx.forward = Some((req, Passage::Public));
+            return None;
+        }
         if is_upgrade(headers) {
             if let Some(ticket) = req.param("ticket") {
                 // Judged by the ticket alone: a cookie that comes along does not help.
@@ -132,7 +157,7 @@ impl Gate {
                             .query
                             .as_deref()
                             .and_then(|q| without_param(q, "ticket"));
-                        ctx.forward = Some((req, claims));
+                        ctx.forward = Some((req, Passage::Session(claims)));
                         None
                     }
                     Err(reply) => Some(reply),
@@ -157,7 +182,7 @@ impl Gate {
                     refresh(app, &req, claims, now)
                 };
                 ctx.set_cookie = set_cookie;
-                ctx.forward = Some((req, claims));
+                ctx.forward = Some((req, Passage::Session(claims)));
                 None
             }
             Ok(auth) => Some(unauthenticated(app, &req, headers, &auth)),
@@ -206,7 +231,7 @@ impl ProxyHttp for Gate {
         ctx: &mut Self::CTX,
     ) -> Result<Box<HttpPeer>> {
         if ctx.forward.is_none() {
-            // request_filter forwards only authenticated requests; anything else
+            // request_filter forwards only authenticated and public requests; anything else
             // reaching here is a bug, and the answer is no.
             return Error::e_explain(
                 HTTPStatus(403),
@@ -224,13 +249,13 @@ impl ProxyHttp for Gate {
         upstream: &mut RequestHeader,
         ctx: &mut Self::CTX,
     ) -> Result<()> {
-        let Some((req, claims)) = &ctx.forward else {
+        let Some((req, passage)) = &ctx.forward else {
             return Error::e_explain(
                 HTTPStatus(403),
                 "request reached the upstream without a session",
             );
         };
-        forward::rewrite(&self.app, req, claims, upstream)?;
+        forward::rewrite(&self.app, req, passage.claims(), upstream)?;
         ctx.upstream_sent = Some(std::time::Instant::now());
         Ok(())
     }
@@ -270,7 +295,8 @@ impl ProxyHttp for Gate {
                 .stream()
                 .filter(|s| s.get_socket_digest().is_some())
                 .map(|s| s.id());
-            if let (Some(fd), Some((_, claims))) = (fd, &ctx.forward) {
+            let claims = ctx.forward.as_ref().and_then(|(_, p)| p.claims());
+            if let (Some(fd), Some(claims)) = (fd, claims) {
                 ctx.live = Some(self.app.live.register(&claims.sid, claims.exp, fd));
             }
         }

@@ -214,11 +214,12 @@ async fn a_session_is_forwarded_with_a_clean_request() {
     )
     .await;
     assert!(answer.is_none(), "forwarded, not answered: {answer:?}");
-    let (req, claims) = ctx.forward.as_ref().unwrap();
+    let (req, passage) = ctx.forward.as_ref().unwrap();
+    let claims = passage.claims().unwrap();
     assert_eq!(claims.email.as_deref(), Some("ada@example.com"));
 
     let mut upstream: RequestHeader = session.req_header().clone();
-    forward::rewrite(&app, req, claims, &mut upstream).unwrap();
+    forward::rewrite(&app, req, passage.claims(), &mut upstream).unwrap();
     let h = |name: &str| {
         upstream
             .headers

@@ -26,6 +26,7 @@ mod load;
 mod oauth2_portal;
 mod operations;
 mod prefix;
+mod public;
 mod properties;
 mod providers;
 mod real_idp;

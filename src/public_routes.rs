@@ -1,0 +1,118 @@
+//! Public routes: which requests pass without a session (`[[public]]`).
+//!
+//! A path is matched as received (below the prefix), byte for byte, never
+//! decoded or normalised. Any path a server could read as another path is never
+//! public: a dot segment, an encoded slash, backslash or dot, a backslash, `//`
+//! or `;` (a path parameter, which Java servers strip). So a public
+//! `/static/` can never be made to reach `/static/../admin` on an upstream that
+//! normalises paths.
+
+use http::Method;
+
+use crate::config::PublicRoute;
+
+#[derive(Debug, Default)]
+pub struct PublicRoutes(Vec<PublicRoute>);
+
+impl PublicRoutes {
+    pub fn new(routes: Vec<PublicRoute>) -> Self {
+        Self(routes)
+    }
+
+    /// Whether a `method` request for `path` (below the prefix, as received)
+    /// passes without a session.
+    pub fn matches(&self, method: &Method, path: &str) -> bool {
+        !self.0.is_empty()
+            && !is_ambiguous(path)
+            && self.0.iter().any(|r| {
+                r.methods.contains(method)
+                    && if r.prefix {
+                        path.starts_with(&r.path)
+                    } else {
+                        path == r.path
+                    }
+            })
+    }
+
+    pub fn routes(&self) -> &[PublicRoute] {
+        &self.0
+    }
+}
+
+/// Whether a server could read `path` as another path.
+pub fn is_ambiguous(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    path.contains("//")
+        || path.contains('\\')
+        || path.contains(';')
+        || ["%2e", "%2f", "%5c", "%00"].iter().any(|e| lower.contains(e))
+        || path.split('/').any(|segment| segment == "." || segment == "..")
+}
+
+/// Whether `path` is one of portcullis's own endpoints (never public).
+pub fn is_own_path(path: &str) -> bool {
+    path == "/login"
+        || path.starts_with("/login/")
+        || path == "/auth"
+        || path.starts_with("/auth/")
+        || path.starts_with("/api/auth/")
+        || path == "/api/auth"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn routes() -> PublicRoutes {
+        PublicRoutes::new(vec![
+            PublicRoute { path: "/api/status".into(), prefix: false, methods: vec![Method::GET, Method::HEAD] },
+            PublicRoute { path: "/static/".into(), prefix: true, methods: vec![Method::GET] },
+            PublicRoute { path: "/hook".into(), prefix: false, methods: vec![Method::POST] },
+        ])
+    }
+
+    #[test]
+    fn exact_prefix_and_methods() {
+        let r = routes();
+        assert!(r.matches(&Method::GET, "/api/status"));
+        assert!(r.matches(&Method::HEAD, "/api/status"));
+        assert!(!r.matches(&Method::POST, "/api/status"));
+        assert!(!r.matches(&Method::GET, "/api/status/more"), "exact means exact");
+        assert!(!r.matches(&Method::GET, "/api/statusx"));
+        assert!(!r.matches(&Method::GET, "/API/status"), "matched as received");
+        assert!(r.matches(&Method::GET, "/static/app.css"));
+        assert!(r.matches(&Method::GET, "/static/"));
+        assert!(!r.matches(&Method::GET, "/static"), "the prefix is the directory");
+        assert!(!r.matches(&Method::HEAD, "/static/app.css"));
+        assert!(r.matches(&Method::POST, "/hook"));
+        assert!(!r.matches(&Method::GET, "/hook"));
+        assert!(!PublicRoutes::default().matches(&Method::GET, "/api/status"), "deny by default");
+    }
+
+    #[test]
+    fn paths_a_server_could_read_otherwise_are_never_public() {
+        let r = routes();
+        for hostile in [
+            "/static/../admin",
+            "/static/./app.css",
+            "/static/..",
+            "/static/%2e%2e/admin",
+            "/static/%2E%2E/admin",
+            "/static/.%2e/admin",
+            "/static/%2e./admin",
+            "/static/..%2fadmin",
+            "/static/..%2Fadmin",
+            "/static/%2fadmin",
+            "/static/..%5cadmin",
+            "/static/..\\admin",
+            "/static//admin",
+            "/static/app.css;jsessionid=x",
+            "/static/..;/admin",
+            "/api/status;x",
+            "/api/status/..",
+            "/static/a%00.css",
+        ] {
+            assert!(!r.matches(&Method::GET, hostile), "{hostile} must not be public");
+        }
+    }
+}
