@@ -45,8 +45,12 @@ pub fn is_ambiguous(path: &str) -> bool {
     path.contains("//")
         || path.contains('\\')
         || path.contains(';')
-        || ["%2e", "%2f", "%5c", "%00"].iter().any(|e| lower.contains(e))
-        || path.split('/').any(|segment| segment == "." || segment == "..")
+        || ["%2e", "%2f", "%5c", "%00"]
+            .iter()
+            .any(|e| lower.contains(e))
+        || path
+            .split('/')
+            .any(|segment| segment == "." || segment == "..")
 }
 
 /// Whether `path` is one of portcullis's own endpoints (never public).
@@ -65,9 +69,21 @@ mod tests {
 
     fn routes() -> PublicRoutes {
         PublicRoutes::new(vec![
-            PublicRoute { path: "/api/status".into(), prefix: false, methods: vec![Method::GET, Method::HEAD] },
-            PublicRoute { path: "/static/".into(), prefix: true, methods: vec![Method::GET] },
-            PublicRoute { path: "/hook".into(), prefix: false, methods: vec![Method::POST] },
+            PublicRoute {
+                path: "/api/status".into(),
+                prefix: false,
+                methods: vec![Method::GET, Method::HEAD],
+            },
+            PublicRoute {
+                path: "/static/".into(),
+                prefix: true,
+                methods: vec![Method::GET],
+            },
+            PublicRoute {
+                path: "/hook".into(),
+                prefix: false,
+                methods: vec![Method::POST],
+            },
         ])
     }
 
@@ -77,16 +93,28 @@ mod tests {
         assert!(r.matches(&Method::GET, "/api/status"));
         assert!(r.matches(&Method::HEAD, "/api/status"));
         assert!(!r.matches(&Method::POST, "/api/status"));
-        assert!(!r.matches(&Method::GET, "/api/status/more"), "exact means exact");
+        assert!(
+            !r.matches(&Method::GET, "/api/status/more"),
+            "exact means exact"
+        );
         assert!(!r.matches(&Method::GET, "/api/statusx"));
-        assert!(!r.matches(&Method::GET, "/API/status"), "matched as received");
+        assert!(
+            !r.matches(&Method::GET, "/API/status"),
+            "matched as received"
+        );
         assert!(r.matches(&Method::GET, "/static/app.css"));
         assert!(r.matches(&Method::GET, "/static/"));
-        assert!(!r.matches(&Method::GET, "/static"), "the prefix is the directory");
+        assert!(
+            !r.matches(&Method::GET, "/static"),
+            "the prefix is the directory"
+        );
         assert!(!r.matches(&Method::HEAD, "/static/app.css"));
         assert!(r.matches(&Method::POST, "/hook"));
         assert!(!r.matches(&Method::GET, "/hook"));
-        assert!(!PublicRoutes::default().matches(&Method::GET, "/api/status"), "deny by default");
+        assert!(
+            !PublicRoutes::default().matches(&Method::GET, "/api/status"),
+            "deny by default"
+        );
     }
 
     #[test]
@@ -112,7 +140,10 @@ mod tests {
             "/api/status/..",
             "/static/a%00.css",
         ] {
-            assert!(!r.matches(&Method::GET, hostile), "{hostile} must not be public");
+            assert!(
+                !r.matches(&Method::GET, hostile),
+                "{hostile} must not be public"
+            );
         }
     }
 }

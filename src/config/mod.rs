@@ -35,12 +35,12 @@ use provider::validate_provider;
 pub use provider::{
     ClaimNames, GithubConfig, LogoutConfig, OAuth2Config, ProviderConfig, ProviderKind, TokenAuth,
 };
+use public::validate_public;
+pub use public::PublicRoute;
 use server::validate_server;
 pub use server::ServerConfig;
 use session::validate_session;
 pub use session::{SessionConfig, MIN_SECRET_DISTINCT, MIN_SECRET_LEN};
-use public::validate_public;
-pub use public::PublicRoute;
 use store::validate_store;
 pub use store::{RedisConfig, StoreConfig, DEFAULT_KEY_PREFIX};
 use upstream::validate_upstream;

@@ -17,7 +17,9 @@ pub struct PublicRoute {
 /// Methods a public route may name. `CONNECT` and `TRACE` are not proxied.
 const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
-pub(super) fn validate_public(entries: Vec<file::PublicFile>) -> Result<Vec<PublicRoute>, ConfigError> {
+pub(super) fn validate_public(
+    entries: Vec<file::PublicFile>,
+) -> Result<Vec<PublicRoute>, ConfigError> {
     entries
         .into_iter()
         .enumerate()
@@ -80,14 +82,31 @@ mod tests {
         assert_eq!(r[0].methods, [Method::GET, Method::HEAD]);
         assert!(!r[0].prefix);
         assert!(one("/static/", Some(&["GET"])).unwrap()[0].prefix);
-        assert_eq!(one("/hook", Some(&["POST"])).unwrap()[0].methods, [Method::POST]);
+        assert_eq!(
+            one("/hook", Some(&["POST"])).unwrap()[0].methods,
+            [Method::POST]
+        );
     }
 
     #[test]
     fn unsafe_or_confusing_routes_are_refused_naming_the_key() {
         for bad in [
-            "api/status", "/", "/a/../b", "/a/./b", "/a//b", "/a\\b", "/a;b", "/a%2fb", "/a?x=1",
-            "/a#b", "/a b", "/login", "/auth/", "/auth/verify", "/api/auth/me", "/static/..",
+            "api/status",
+            "/",
+            "/a/../b",
+            "/a/./b",
+            "/a//b",
+            "/a\\b",
+            "/a;b",
+            "/a%2fb",
+            "/a?x=1",
+            "/a#b",
+            "/a b",
+            "/login",
+            "/auth/",
+            "/auth/verify",
+            "/api/auth/me",
+            "/static/..",
         ] {
             let err = one(bad, None).unwrap_err().to_string();
             assert!(err.contains("public[0].path"), "{bad}: {err}");

@@ -115,7 +115,11 @@ pub fn render(c: &Config) -> String {
             out,
             "[[public]]\n  path            = {}{}\n  methods         = {}",
             r.path,
-            if r.prefix { " (and every path below it)" } else { " (exactly)" },
+            if r.prefix {
+                " (and every path below it)"
+            } else {
+                " (exactly)"
+            },
             methods.join(", ")
         );
     }

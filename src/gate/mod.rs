@@ -1,6 +1,7 @@
 //! The pingora `ProxyHttp` implementation, kept thin: resolve where the request
 //! lives, refuse what must be refused, route portcullis's own endpoints, and hand
-//! everything else to the upstream with a clean set of headers.
+//! everything else to the upstream with a clean set of headers, once a session (or
+//! a `[[public]]` route) lets it pass.
 
 mod api;
 mod auth;
@@ -144,7 +145,10 @@ impl Gate {
         if app.public.matches(&header.method, &req.path) {
             // No identity goes with it; a ticket in the query is not for the
             // upstream either.
-            req.query = req.query.as_deref().and_then(|q| without_param(q, "ticket"));
+            req.query = req
+                .query
+                .as_deref()
+                .and_then(|q| without_param(q, "ticket"));
             ctx.forward = Some((req, Passage::Public));
             return None;
         }

@@ -52,18 +52,30 @@ async fn a_public_route_passes_without_a_session_and_carries_no_identity() {
     .unwrap();
     assert_eq!(status, 200, "{answer}");
     let lower = answer.to_ascii_lowercase();
-    assert!(!lower.contains("admin") && !lower.contains("boss@"), "a spoofed identity passed: {answer}");
-    assert!(!answer.contains("ticket="), "the ticket reached the upstream: {answer}");
+    assert!(
+        !lower.contains("admin") && !lower.contains("boss@"),
+        "a spoofed identity passed: {answer}"
+    );
+    assert!(
+        !answer.contains("ticket="),
+        "the ticket reached the upstream: {answer}"
+    );
     assert!(answer.contains("x=1"));
 
     // Signed in or not, a public route carries no identity and no portcullis cookie.
     let mut ada = Browser::new();
-    assert_eq!(ada.sign_in(&proxy, "/", "ada@example.com").await.status, 302);
+    assert_eq!(
+        ada.sign_in(&proxy, "/", "ada@example.com").await.status,
+        302
+    );
     let echo = ada.get(&proxy.url("/api/echo")).await;
     assert_eq!(echo.status, 200);
     let seen = echo.json();
     assert!(seen["headers"]["x-forwarded-user"].is_null(), "{seen}");
-    assert!(!seen["headers"]["cookie"].as_str().unwrap_or("").contains("portcullis_session"));
+    assert!(!seen["headers"]["cookie"]
+        .as_str()
+        .unwrap_or("")
+        .contains("portcullis_session"));
     // Only the methods named, only the path named.
     let anon = reqwest::Client::new();
     let post = anon.post(proxy.url("/api/echo")).send().await.unwrap();
@@ -89,7 +101,14 @@ impl NormalisingUpstream {
         std::fs::write(dir.path().join("secret.txt"), "THE-SECRET\n").unwrap();
         let port = free_port();
         let child = Command::new("python3")
-            .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+            ])
             .arg(dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -100,7 +119,11 @@ impl NormalisingUpstream {
             assert!(Instant::now() < deadline, "http.server did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
-        Self { child, port, _dir: dir }
+        Self {
+            child,
+            port,
+            _dir: dir,
+        }
     }
 }
 
@@ -115,14 +138,21 @@ impl Drop for NormalisingUpstream {
 async fn paths_an_upstream_would_read_otherwise_are_never_public() {
     let world = World::new().await;
     let upstream = NormalisingUpstream::start();
-    let config = world
-        .config("", PUBLIC)
-        .replace(&format!("http://{}", world.upstream), &format!("http://127.0.0.1:{}", upstream.port));
+    let config = world.config("", PUBLIC).replace(
+        &format!("http://{}", world.upstream),
+        &format!("http://127.0.0.1:{}", upstream.port),
+    );
     let proxy = Proxy::start(&config).await;
-    let (gate, direct): (SocketAddr, SocketAddr) =
-        (proxy.addr, format!("127.0.0.1:{}", upstream.port).parse().unwrap());
+    let (gate, direct): (SocketAddr, SocketAddr) = (
+        proxy.addr,
+        format!("127.0.0.1:{}", upstream.port).parse().unwrap(),
+    );
     let results = tokio::task::spawn_blocking(move || {
-        assert_eq!(raw_get(gate, "/static/ok.txt", "").0, 200, "the public asset passes");
+        assert_eq!(
+            raw_get(gate, "/static/ok.txt", "").0,
+            200,
+            "the public asset passes"
+        );
         [
             "/static/../secret.txt",
             "/static/./../secret.txt",
@@ -144,8 +174,14 @@ async fn paths_an_upstream_would_read_otherwise_are_never_public() {
     let mut dangerous = 0;
     for (path, (status, answer), (_, straight)) in results {
         dangerous += usize::from(straight.contains("THE-SECRET"));
-        assert!(!answer.contains("THE-SECRET"), "{path} reached the secret through the gate");
+        assert!(
+            !answer.contains("THE-SECRET"),
+            "{path} reached the secret through the gate"
+        );
         assert_eq!(status, 302, "{path} must need a session: {answer}");
     }
-    assert!(dangerous >= 4, "the upstream normalises {dangerous} of the shapes: the test proves nothing");
+    assert!(
+        dangerous >= 4,
+        "the upstream normalises {dangerous} of the shapes: the test proves nothing"
+    );
 }
