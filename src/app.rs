@@ -4,6 +4,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 
 use crate::access::AccessPolicy;
+use crate::assertion::Signer;
 use crate::audit::Audit;
 use crate::config::{Config, StoreConfig};
 use crate::live::LiveConnections;
@@ -46,6 +47,8 @@ pub struct App {
     /// Upgraded connections, closed when their session ends.
     pub live: LiveConnections,
     pub access: AccessPolicy,
+    /// Signs `X-Portcullis-Assertion` and publishes its keys.
+    pub assertion: Signer,
     /// `[[public]]`: what passes without a session.
     pub public: PublicRoutes,
     pub audit: Audit,
@@ -99,6 +102,7 @@ impl App {
             live: LiveConnections::new(Arc::clone(&store)),
             access: AccessPolicy::new(config.access.clone()),
             public: PublicRoutes::new(config.public.clone()),
+            assertion: Signer::new(&s.secret, &s.previous_secrets, &config.upstream.origin),
             resolver,
             sessions,
             pkce,

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod admin;
 pub mod app;
+pub mod assertion;
 pub mod audit;
 pub mod config;
 pub mod demo;

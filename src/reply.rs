@@ -68,11 +68,16 @@ impl Reply {
     /// Writes the response; the request ends here.
     pub async fn send(self, session: &mut Session) -> Result<()> {
         let mut resp = ResponseHeader::build(self.status, Some(self.headers.len() + 7))?;
+        // Nothing of portcullis's is cached, unless a reply says otherwise (the
+        // public keys).
+        let cacheable = self.headers.iter().any(|(n, _)| *n == "cache-control");
         for (name, value) in self.headers {
             resp.append_header(name, value)?;
         }
         resp.insert_header("content-length", self.body.len().to_string())?;
-        resp.insert_header("cache-control", "no-store")?;
+        if !cacheable {
+            resp.insert_header("cache-control", "no-store")?;
+        }
         resp.insert_header("x-content-type-options", "nosniff")?;
         resp.insert_header("referrer-policy", "no-referrer")?;
         resp.insert_header("x-frame-options", "DENY")?;

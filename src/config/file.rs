@@ -67,6 +67,8 @@ pub struct UpstreamFile {
     pub url: String,
     #[serde(default)]
     pub preserve_host: bool,
+    #[serde(default)]
+    pub identity_assertion: bool,
 }
 
 #[derive(Debug, Deserialize)]

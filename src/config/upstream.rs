@@ -20,6 +20,8 @@ pub struct UpstreamConfig {
     /// `proxy_pass http://host/path/` does.
     pub base_path: String,
     pub preserve_host: bool,
+    /// Send `X-Portcullis-Assertion`, a signed JWT of the identity.
+    pub identity_assertion: bool,
 }
 
 pub(super) fn validate_upstream(u: file::UpstreamFile) -> Result<UpstreamConfig, ConfigError> {
@@ -69,5 +71,6 @@ pub(super) fn validate_upstream(u: file::UpstreamFile) -> Result<UpstreamConfig,
         url,
         base_path,
         preserve_host: u.preserve_host,
+        identity_assertion: u.identity_assertion,
     })
 }

@@ -22,6 +22,7 @@ fn is_spoofable(name: &str) -> bool {
         || name.starts_with("x-forwarded-")
         || name == "forwarded"
         || name == "x-real-ip"
+        || name.starts_with("x-portcullis-")
 }
 
 /// Rewrites `upstream` (a copy of the client's request) for the upstream.
@@ -55,6 +56,16 @@ pub fn rewrite(
         upstream.insert_header("x-forwarded-user", header_safe(&claims.sub)?)?;
         if let Some(email) = &claims.email {
             upstream.insert_header("x-forwarded-email", header_safe(email)?)?;
+        }
+        if app.config.upstream.identity_assertion {
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            let Some(signed) = app.assertion.assertion(claims, &req.origin.origin(), now) else {
+                return Error::e_explain(
+                    HTTPStatus(503),
+                    "the identity assertion cannot be signed",
+                );
+            };
+            upstream.insert_header(crate::assertion::HEADER, signed)?;
         }
     }
     let peer = req.peer.map(|p| p.to_string()).unwrap_or_default();

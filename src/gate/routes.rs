@@ -9,6 +9,7 @@
 //! | GET  /api/auth/providers  | [`api::providers`]      |
 //! | GET  /api/auth/me         | [`api::me`]             |
 //! | POST /api/auth/ws-ticket  | [`api::ws_ticket`]      |
+//! | GET  /.well-known/portcullis/jwks.json | [`crate::assertion::Signer::jwks`] |
 //!
 //! `/auth/health` and `/auth/ready` ([`super::probes`]) are answered in the gate
 //! itself, before the `Host` checks.
@@ -46,13 +47,20 @@ pub async fn route(
         (&Method::GET, "/auth/callback") => flow::callback(app, req, headers, now).await,
         (&Method::POST, "/auth/logout") => logout::logout(app, req, headers, now).await,
         (&Method::GET, "/api/auth/providers") => api::providers(app, req),
+        (&Method::GET | &Method::HEAD, "/.well-known/portcullis/jwks.json") => {
+            Reply::json(200, &app.assertion.jwks())
+                .header("cache-control", "public, max-age=300".into())
+        }
         (&Method::GET, "/api/auth/me") => api::me(app, req, headers, now).await,
         (&Method::POST, "/api/auth/ws-ticket") => api::ws_ticket(app, req, headers, now).await,
         (_, "/auth/logout") => {
             Reply::text(405, "Use POST to sign out\n").header("allow", "POST".into())
         }
         (_, path)
-            if path == "/auth" || path.starts_with("/auth/") || path.starts_with("/api/auth/") =>
+            if path == "/auth"
+                || path.starts_with("/auth/")
+                || path.starts_with("/api/auth/")
+                || path.starts_with("/.well-known/portcullis/") =>
         {
             if wants_json(path, headers) {
                 Reply::json(404, &json!({"error": "not_found"}))

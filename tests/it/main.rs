@@ -11,6 +11,7 @@
 mod common;
 
 mod access;
+mod assertion;
 mod behind_tls;
 mod browser;
 mod cli;
