@@ -197,6 +197,7 @@ mod tests {
             origin: "http://127.0.0.1:8888".into(),
             base_path: base_path.into(),
             preserve_host: false,
+            identity_assertion: false,
         }
     }
 
