@@ -1,6 +1,7 @@
 //! Per-request work of the gate, measured alone: reading the session cookie
 //! (base64, XChaCha20-Poly1305, JSON), validating `next` and prefixes, and
-//! resolving a request's public origin.
+//! resolving a request's public origin, and the identity assertion (signed
+//! afresh, and reused as the hot path does).
 //!
 //!   cargo bench --bench gate
 
@@ -89,5 +90,39 @@ fn validators(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, cookie_codec, validators);
+fn assertion(c: &mut Criterion) {
+    let signer = portcullis::assertion::Signer::new(
+        &Secret::new("bench-secret-0123456789-0123456789-abcdef"),
+        &[],
+        "http://127.0.0.1:9119",
+    );
+    let (claims, _) = sessions().issue(
+        &Identity {
+            user_id: "google-oauth2|117263548812345678901".into(),
+            email: Some("someone.with.a.long.name@example.com".into()),
+            email_verified: true,
+            name: Some("Someone With A Long Name".into()),
+            groups: vec![],
+        },
+        vec![],
+        "google",
+        1_700_000_000,
+    );
+    let mut now = 1_700_000_000;
+    c.bench_function(
+        "identity assertion: sign afresh (a new session, or every 4 min)",
+        |b| {
+            b.iter(|| {
+                // A later time each round than the last one's lifetime: never reused.
+                now += 1000;
+                signer.assertion(black_box(&claims), "https://gate.example", now)
+            })
+        },
+    );
+    c.bench_function("identity assertion: reuse (every other request)", |b| {
+        b.iter(|| signer.assertion(black_box(&claims), "https://gate.example", now))
+    });
+}
+
+criterion_group!(benches, cookie_codec, validators, assertion);
 criterion_main!(benches);

@@ -111,6 +111,13 @@ impl Gate {
         {
             return Some(probes::ready(app).await);
         }
+        // The public keys: a dashboard fetches them over whatever address reaches
+        // portcullis (loopback, Fly's private network), not only the public host.
+        if path == "/.well-known/portcullis/jwks.json"
+            && matches!(header.method, http::Method::GET | http::Method::HEAD)
+        {
+            return Some(probes::jwks(app));
+        }
         let origin = match app.resolver.resolve(peer, headers) {
             Ok(o) => o,
             Err(OriginError::BadHost) => {

@@ -1,10 +1,17 @@
 //! `/auth/ready`: the readiness check (Fly's and Kubernetes'). `/auth/health`,
-//! the liveness check, is answered in the gate before anything else.
+//! the liveness check, is answered in the gate before anything else. And the
+//! identity assertion's public keys.
 //!
-//! Both are answered before the `Host` checks, since probes address the machine.
+//! All are answered before the `Host` checks: probes address the machine, and a
+//! dashboard fetches the keys over its own way to portcullis.
 
 use crate::app::App;
 use crate::reply::Reply;
+
+/// The JWK Set that verifies `X-Portcullis-Assertion` (cacheable for 5 minutes).
+pub fn jwks(app: &App) -> Reply {
+    Reply::json(200, &app.assertion.jwks()).header("cache-control", "public, max-age=300".into())
+}
 
 /// 200 `ready` when the store answers (and, when shared, this instance's view of
 /// revocations is current) and at least one provider can start a login; else 503

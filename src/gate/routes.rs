@@ -9,10 +9,9 @@
 //! | GET  /api/auth/providers  | [`api::providers`]      |
 //! | GET  /api/auth/me         | [`api::me`]             |
 //! | POST /api/auth/ws-ticket  | [`api::ws_ticket`]      |
-//! | GET  /.well-known/portcullis/jwks.json | [`crate::assertion::Signer::jwks`] |
 //!
-//! `/auth/health` and `/auth/ready` ([`super::probes`]) are answered in the gate
-//! itself, before the `Host` checks.
+//! `/auth/health`, `/auth/ready` and `/.well-known/portcullis/jwks.json`
+//! ([`super::probes`]) are answered in the gate itself, before the `Host` checks.
 //! Everything else under `/auth/` and `/api/auth/` is reserved (404); any other
 //! path is forwarded once the session checks out.
 
@@ -47,10 +46,6 @@ pub async fn route(
         (&Method::GET, "/auth/callback") => flow::callback(app, req, headers, now).await,
         (&Method::POST, "/auth/logout") => logout::logout(app, req, headers, now).await,
         (&Method::GET, "/api/auth/providers") => api::providers(app, req),
-        (&Method::GET | &Method::HEAD, "/.well-known/portcullis/jwks.json") => {
-            Reply::json(200, &app.assertion.jwks())
-                .header("cache-control", "public, max-age=300".into())
-        }
         (&Method::GET, "/api/auth/me") => api::me(app, req, headers, now).await,
         (&Method::POST, "/api/auth/ws-ticket") => api::ws_ticket(app, req, headers, now).await,
         (_, "/auth/logout") => {

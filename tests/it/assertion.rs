@@ -1,27 +1,49 @@
 //! `upstream.identity_assertion`: every forwarded request carries a signed JWT of
 //! the identity, verified here the way a dashboard would, with `jose` in Node
-//! against the keys portcullis publishes; a client's own copy never passes.
+//! and PyJWT in Python, against the keys portcullis publishes; a client's own
+//! copy never passes.
 
 use std::process::Command;
 
 use crate::common::{Browser, Proxy, World};
 
-/// Verifies `token` with `tests/idp/verify-assertion.mjs`: the payload, or the
-/// reason it was refused.
+/// Verifies `token` with `tests/idp/verify-assertion.mjs` (`jose`): the payload
+/// and header, or the reason it was refused.
 fn verify_with_jose(
-    jwks_url: &str,
+    jwks: &str,
     token: &str,
-    issuer: &str,
-    audience: &str,
+    iss: &str,
+    aud: &str,
 ) -> Result<serde_json::Value, String> {
-    let out = Command::new("node")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/idp/verify-assertion.mjs"
-        ))
-        .args([jwks_url, token, issuer, audience])
+    let mut cmd = Command::new("node");
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/idp/verify-assertion.mjs"
+    ));
+    run_verifier(cmd, [jwks, token, iss, aud])
+}
+
+/// The same with PyJWT (`tests/python/verify_assertion.py`, the docs' snippet),
+/// in the Hermes virtualenv that scripts/setup.sh installs: the claims.
+fn verify_with_pyjwt(
+    jwks: &str,
+    token: &str,
+    iss: &str,
+    aud: &str,
+) -> Result<serde_json::Value, String> {
+    let mut cmd = Command::new(crate::common::hermes::venv().join("bin/python"));
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/python/verify_assertion.py"
+    ));
+    run_verifier(cmd, [jwks, token, iss, aud])
+}
+
+fn run_verifier(mut cmd: Command, args: [&str; 4]) -> Result<serde_json::Value, String> {
+    let out = cmd
+        .args(args)
         .output()
-        .expect("node (installed by scripts/setup.sh)");
+        .expect("node and the Hermes virtualenv (installed by scripts/setup.sh)");
     if out.status.success() {
         Ok(serde_json::from_slice(&out.stdout).unwrap())
     } else {
@@ -33,7 +55,7 @@ fn verify_with_jose(
 async fn a_forwarded_request_carries_an_assertion_that_jose_verifies() {
     let world = World::new().await;
     let config = world
-        .config("", "")
+        .config("allowed_hosts = [\"127.0.0.1\"]", "")
         .replace("[upstream]\n", "[upstream]\nidentity_assertion = true\n");
     let proxy = Proxy::start(&config).await;
     let mut ada = Browser::new();
@@ -70,6 +92,9 @@ async fn a_forwarded_request_carries_an_assertion_that_jose_verifies() {
     assert_eq!(p["provider"], "dev");
     assert_eq!(verified["protectedHeader"]["alg"], "EdDSA");
     assert!(p["exp"].as_i64().unwrap() - p["iat"].as_i64().unwrap() <= 300);
+    let in_python = verify_with_pyjwt(&jwks, &token, &issuer, &audience).unwrap();
+    assert_eq!(in_python["sub"], "dev|ada@example.com", "PyJWT agrees");
+    assert!(verify_with_pyjwt(&jwks, &token, &issuer, "http://elsewhere.example").is_err());
     // The wrong audience, a tampered token, and an assertion of another secret
     // are refused.
     assert!(verify_with_jose(&jwks, &token, &issuer, "http://elsewhere.example").is_err());
@@ -92,6 +117,21 @@ async fn a_forwarded_request_carries_an_assertion_that_jose_verifies() {
     );
     let keys = reqwest::get(&jwks).await.unwrap();
     assert_eq!(keys.headers()["cache-control"], "public, max-age=300");
+    // Served whatever the Host: a dashboard fetches them over its own address.
+    let by_other_host = reqwest::Client::new()
+        .get(&jwks)
+        .header("host", "gate.internal:8080")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_other_host.status(), 200);
+    let page = reqwest::Client::new()
+        .get(proxy.url("/"))
+        .header("host", "gate.internal:8080")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 421, "while the rest keeps its Host check");
 }
 
 #[tokio::test(flavor = "multi_thread")]
