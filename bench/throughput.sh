@@ -115,10 +115,32 @@ rss_kb() { # the proxy's resident memory: portcullis, or nginx master + workers
     direct) echo 0 ;;
   esac
 }
-declare -A RPS P50 P99 RSS
+pids_of() { # the processes doing a run's proxying (for nginx, also the upstream)
+  case "$1" in
+    portcullis|redirect) echo "$PC_PID" ;;
+    pc+redis) echo "$PR_PID" ;;
+    pingora) echo "$PB_PID" ;;
+    caddy) echo "$CD_PID" ;;
+    nginx|direct) local m; m=$(cat "$WORK/nginx.pid"); echo "$m" $(pgrep -P "$m") ;;
+  esac
+}
+cpu_ticks() { # user and system clock ticks of a run's processes so far
+  local u=0 s=0 p f
+  for p in $(pids_of "$1"); do
+    read -r -a f < <(sed 's/^.*) //' "/proc/$p/stat")
+    u=$((u + f[11])); s=$((s + f[12]))
+  done
+  echo "$u $s"
+}
+declare -A RPS P50 P99 RSS CPU
 run() { # name url [header]
   local name=$1 url=$2; shift 2
+  local before; before=$(cpu_ticks "$name")
   local out; out=$(wrk -t2 -c"$CONNS" -d"${SECS}s" --latency "$@" "$url")
+  local after; after=$(cpu_ticks "$name")
+  local reqs; reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+  # CPU microseconds per request, user and system (clock ticks are 10 ms).
+  CPU[$name]+="$(awk -v b="$before" -v a="$after" -v n="$reqs" 'BEGIN {split(b, x, " "); split(a, y, " "); printf "%.1f/%.1f", (y[1]-x[1])*10000/n, (y[2]-x[2])*10000/n}') "
   local rps p50 p99
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
@@ -152,17 +174,24 @@ def ms(v):
         if v.endswith(unit): return float(v[:-len(unit)]) * f
     return float(v)
 data = {
-$(for n in direct nginx caddy pingora portcullis pc+redis redirect; do echo "  '$n': ('${RPS[$n]}', '${P50[$n]}', '${P99[$n]}', '${RSS[$n]}'),"; done)
+$(for n in direct nginx caddy pingora portcullis pc+redis redirect; do echo "  '$n': ('${RPS[$n]}', '${P50[$n]}', '${P99[$n]}', '${RSS[$n]}', '${CPU[$n]}'),"; done)
 }
 res = {}
 print()
-print(f"{'':12}{'req/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'RSS MiB':>10}")
-for name, (rps, p50, p99, rss) in data.items():
+print(f"{'':12}{'req/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'RSS MiB':>10}{'CPU us/req user+sys':>22}")
+cpu = {}
+for name, (rps, p50, p99, rss, cpus) in data.items():
     r = statistics.median(float(x) for x in rps.split())
     a = statistics.median(ms(x) for x in p50.split())
     b = statistics.median(ms(x) for x in p99.split())
+    u = statistics.median(float(x.split("/")[0]) for x in cpus.split())
+    s = statistics.median(float(x.split("/")[1]) for x in cpus.split())
     res[name] = (r, a, b)
-    print(f"{name:12}{r:12.0f}{a:10.3f}{b:10.3f}{int(rss)/1024:10.1f}")
+    cpu[name] = (u, s)
+    print(f"{name:12}{r:12.0f}{a:10.3f}{b:10.3f}{int(rss)/1024:10.1f}{u:12.1f} +{s:6.1f}")
+# nginx's row holds its upstream's work too: the direct row is that alone.
+nu, ns = cpu['nginx'][0] - cpu['direct'][0], cpu['nginx'][1] - cpu['direct'][1]
+print(f"{'nginx alone':12}{'':42}{nu:12.1f} +{ns:6.1f}  (nginx minus direct: the proxying only)")
 print()
 print(f"portcullis/nginx  throughput {res['portcullis'][0]/res['nginx'][0]:.2f}x  p99 {res['portcullis'][2]/res['nginx'][2]:.2f}x")
 print(f"portcullis/caddy  throughput {res['portcullis'][0]/res['caddy'][0]:.2f}x  p99 {res['portcullis'][2]/res['caddy'][2]:.2f}x")
