@@ -14,11 +14,17 @@ use crate::session::{cookie, SessionClaims};
 use crate::store::Verdict;
 use crate::tickets::Rejection;
 
+/// Whether the client cannot show a page (an upgrade, a JSON client, a script's
+/// request), so a refusal is JSON rather than a page or a redirect.
+fn wants_a_json_reply(req: &RequestInfo, headers: &HeaderMap) -> bool {
+    is_upgrade(headers) || wants_json(&req.path, headers) || is_script_request(headers)
+}
+
 /// The reply while this instance cannot tell whether a session was revoked
 /// elsewhere (the shared store is out of reach): JSON for clients that want it,
 /// a short page otherwise.
 pub fn store_unavailable(req: &RequestInfo, headers: &HeaderMap) -> Reply {
-    if wants_json(&req.path, headers) || is_script_request(headers) || is_upgrade(headers) {
+    if wants_a_json_reply(req, headers) {
         Reply::json(
             503,
             &json!({"error": "store_unavailable", "detail": "the session store cannot be reached; try again shortly"}),
@@ -148,20 +154,19 @@ pub fn unauthenticated(app: &App, req: &RequestInfo, headers: &HeaderMap, auth: 
         _ => false,
     };
     let login_url = req.login_url();
-    let reply =
-        if is_upgrade(headers) || wants_json(&req.path, headers) || is_script_request(headers) {
-            let error = if dead {
-                "session_expired"
-            } else {
-                "unauthenticated"
-            };
-            Reply::json(
-                401,
-                &json!({"error": error, "detail": "Unauthorized", "login_url": login_url}),
-            )
+    let reply = if wants_a_json_reply(req, headers) {
+        let error = if dead {
+            "session_expired"
         } else {
-            Reply::redirect(login_url)
+            "unauthenticated"
         };
+        Reply::json(
+            401,
+            &json!({"error": error, "detail": "Unauthorized", "login_url": login_url}),
+        )
+    } else {
+        Reply::redirect(login_url)
+    };
     if dead {
         reply.cookie(cookie::clear_cookie(
             app.sessions.cookie_base(),
