@@ -2,7 +2,7 @@
 # Installs what portcullis needs on a fresh Debian machine. Safe to run again; it
 # only installs what is missing.
 #   scripts/setup.sh --build   what the build needs (cmake for pingora's zlib-ng)
-#   scripts/setup.sh           that, plus what the tests talk to: nginx, Redis,
+#   scripts/setup.sh           that, plus what the tests talk to: nginx, Caddy, Redis,
 #                              Chromium, the test IdP's Node packages, and the
 #                              Hermes and JupyterLab dashboards in cached
 #                              virtualenvs
@@ -23,6 +23,7 @@ command -v cc >/dev/null || need_apt+=(build-essential)
 if ! $BUILD_ONLY; then
   command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
   command -v redis-server >/dev/null || need_apt+=(redis-server)
+  command -v caddy >/dev/null || need_apt+=(caddy)
   command -v chromium >/dev/null || need_apt+=(chromium)
   command -v openssl >/dev/null || need_apt+=(openssl)
   command -v node >/dev/null || need_apt+=(nodejs npm)

@@ -24,7 +24,12 @@ fn wants_a_json_reply(req: &RequestInfo, headers: &HeaderMap) -> bool {
 /// elsewhere (the shared store is out of reach): JSON for clients that want it,
 /// a short page otherwise.
 pub fn store_unavailable(req: &RequestInfo, headers: &HeaderMap) -> Reply {
-    if wants_a_json_reply(req, headers) {
+    store_unavailable_as(wants_a_json_reply(req, headers))
+}
+
+/// [`store_unavailable`], as JSON or as a page.
+pub fn store_unavailable_as(json: bool) -> Reply {
+    if json {
         Reply::json(
             503,
             &json!({"error": "store_unavailable", "detail": "the session store cannot be reached; try again shortly"}),
@@ -145,6 +150,11 @@ pub fn refresh(
 /// clients, otherwise a redirect to the login page. A dead cookie is cleared and
 /// audited.
 pub fn unauthenticated(app: &App, req: &RequestInfo, headers: &HeaderMap, auth: &Auth) -> Reply {
+    unauthenticated_as(app, req, auth, wants_a_json_reply(req, headers))
+}
+
+/// [`unauthenticated`], as the 401 JSON or as the redirect.
+pub fn unauthenticated_as(app: &App, req: &RequestInfo, auth: &Auth, json: bool) -> Reply {
     let dead = match auth {
         Auth::Dead(reason) => {
             app.audit
@@ -154,7 +164,7 @@ pub fn unauthenticated(app: &App, req: &RequestInfo, headers: &HeaderMap, auth: 
         _ => false,
     };
     let login_url = req.login_url();
-    let reply = if wants_a_json_reply(req, headers) {
+    let reply = if json {
         let error = if dead {
             "session_expired"
         } else {

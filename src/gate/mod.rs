@@ -11,6 +11,7 @@ mod probes;
 mod routes;
 #[cfg(test)]
 mod tests;
+mod verify;
 
 use std::sync::Arc;
 

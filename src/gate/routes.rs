@@ -9,6 +9,7 @@
 //! | GET  /api/auth/providers  | [`api::providers`]      |
 //! | GET  /api/auth/me         | [`api::me`]             |
 //! | POST /api/auth/ws-ticket  | [`api::ws_ticket`]      |
+//! | any  /auth/verify         | [`verify::verify`]      |
 //!
 //! `/auth/health`, `/auth/ready` and `/.well-known/portcullis/jwks.json`
 //! ([`super::probes`]) are answered in the gate itself, before the `Host` checks.
@@ -18,7 +19,7 @@
 use http::{HeaderMap, Method};
 use serde_json::json;
 
-use super::api;
+use super::{api, verify};
 use crate::app::App;
 use crate::login::{flow, logout};
 use crate::reply::Reply;
@@ -48,6 +49,8 @@ pub async fn route(
         (&Method::GET, "/api/auth/providers") => api::providers(app, req),
         (&Method::GET, "/api/auth/me") => api::me(app, req, headers, now).await,
         (&Method::POST, "/api/auth/ws-ticket") => api::ws_ticket(app, req, headers, now).await,
+        // nginx's `auth_request` asks with the original request's method.
+        (_, "/auth/verify") => verify::verify(app, req, headers, method, now),
         (_, "/auth/logout") => {
             Reply::text(405, "Use POST to sign out\n").header("allow", "POST".into())
         }

@@ -260,3 +260,69 @@ async fn a_session_is_forwarded_with_a_clean_request() {
         "not a portcullis token: passes"
     );
 }
+
+#[tokio::test]
+async fn verify_answers_a_front_with_the_identity_or_401_json() {
+    let app = app();
+    let (answer, ctx, _) = filter(&app, &["GET /jupyter/auth/verify HTTP/1.1", HOST]).await;
+    let answer = answer.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(answer.contains("\"error\":\"unauthenticated\""), "{answer}");
+    assert!(ctx.forward.is_none(), "verify never forwards");
+
+    let cookie = format!("Cookie: {}", session_cookie(&app, "ada@example.com"));
+    let (answer, ctx, _) =
+        filter(&app, &["GET /jupyter/auth/verify HTTP/1.1", HOST, &cookie]).await;
+    let answer = answer.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.contains("x-forwarded-user: idp|ada@example.com\r\n"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("x-forwarded-email: ada@example.com\r\n"),
+        "{answer}"
+    );
+    assert!(answer.contains("cache-control: no-store"), "{answer}");
+    assert!(ctx.forward.is_none(), "verify never forwards");
+}
+
+#[tokio::test]
+async fn verify_with_redirect_sends_a_page_view_to_the_login_page() {
+    // From an untrusted peer the original URI is not believed: `next` is `/`.
+    let (answer, _, _) = filter(
+        &app(),
+        &[
+            "GET /jupyter/auth/verify?redirect=1 HTTP/1.1",
+            HOST,
+            "X-Forwarded-Uri: /jupyter/lab/tree",
+        ],
+    )
+    .await;
+    let answer = answer.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 302"), "{answer}");
+    assert!(
+        answer.contains("location: /jupyter/login?next=%2F\r\n"),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn verify_refuses_a_cookie_upgrade_from_a_foreign_origin() {
+    let app = app();
+    let cookie = format!("Cookie: {}", session_cookie(&app, "ada@example.com"));
+    let (answer, _, _) = filter(
+        &app,
+        &[
+            "GET /jupyter/auth/verify HTTP/1.1",
+            HOST,
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            "Origin: https://evil.example",
+            &cookie,
+        ],
+    )
+    .await;
+    let answer = answer.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(answer.contains("origin_not_allowed"), "{answer}");
+}

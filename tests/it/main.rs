@@ -16,6 +16,7 @@ mod behind_tls;
 mod browser;
 mod cli;
 mod fleet;
+mod forward_auth;
 mod gate_flow;
 mod github;
 mod hardening;

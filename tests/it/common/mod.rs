@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use portcullis::demo::dev_idp::{DevClient, DevIdp};
 
+pub mod caddy;
 pub mod chromium;
 pub mod fake_oauth;
 pub mod hermes;
@@ -294,6 +295,18 @@ impl Browser {
         Browser {
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    /// A browser that accepts the test fronts' self-signed certificates.
+    pub fn trusting_any_certificate() -> Self {
+        Browser {
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .danger_accept_invalid_certs(true)
                 .build()
                 .unwrap(),
             cookies: BTreeMap::new(),
