@@ -154,7 +154,7 @@ pub fn render(c: &Config) -> String {
             ProviderKind::Oidc(o) => {
                 let _ = writeln!(
                     out,
-                    "  issuer          = {}\n  groups_claim    = {}",
+                    "  issuer          = {}\n  groups_claim    = {}\n  register this back-channel logout URI at the IdP (with backchannel_logout_session_required): {public}/auth/backchannel-logout",
                     o.issuer, o.groups_claim
                 );
             }

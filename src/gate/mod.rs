@@ -23,6 +23,7 @@ use time::OffsetDateTime;
 
 use crate::app::App;
 use crate::live::LiveGuard;
+use crate::login::backchannel;
 use crate::login::page::error_page;
 use crate::metrics::{Outcome, METRICS};
 use crate::public_url::OriginError;
@@ -82,7 +83,7 @@ impl Gate {
     }
 
     /// Decides one request: `Ok(None)` forwards it, `Ok(Some(reply))` answers it.
-    async fn decide(&self, session: &Session, ctx: &mut RequestCtx) -> Option<Reply> {
+    async fn decide(&self, session: &mut Session, ctx: &mut RequestCtx) -> Option<Reply> {
         let app = &*self.app;
         let header = session.req_header();
         let headers = &header.headers;
@@ -146,6 +147,11 @@ impl Gate {
             }
         }
         let now = OffsetDateTime::now_utc().unix_timestamp();
+        if header.method == http::Method::POST && req.path == "/auth/backchannel-logout" {
+            // The one endpoint that reads a body: the IdP's logout token.
+            let body = read_body(session, backchannel::MAX_BODY_BYTES).await;
+            return Some(backchannel::receive(app, &req, body, now).await);
+        }
         match route(app, &header.method, &req, headers, now).await {
             Route::Respond(reply) => return Some(reply),
             Route::Forward => {}
@@ -200,6 +206,36 @@ impl Gate {
             Ok(auth) => Some(unauthenticated(app, &req, headers, &auth)),
             Err(reply) => Some(reply),
         }
+    }
+}
+
+/// The request body, up to `limit` bytes, read within 10 seconds.
+async fn read_body(session: &mut Session, limit: usize) -> Result<bytes::Bytes, Reply> {
+    let mut body = bytes::BytesMut::new();
+    let read = async {
+        loop {
+            match session.read_request_body().await {
+                Ok(Some(chunk)) if body.len() + chunk.len() > limit => {
+                    return Err(Reply::text(413, "Payload too large\n"));
+                }
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                Ok(None) => return Ok(()),
+                Err(_) => {
+                    return Err(Reply::text(
+                        400,
+                        "Bad Request: the body could not be read\n",
+                    ))
+                }
+            }
+        }
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(10), read).await {
+        Ok(Ok(())) => Ok(body.freeze()),
+        Ok(Err(reply)) => Err(reply),
+        Err(_) => Err(Reply::text(
+            408,
+            "Request timeout: the body did not arrive\n",
+        )),
     }
 }
 

@@ -11,6 +11,9 @@
 //! | POST /api/auth/ws-ticket  | [`api::ws_ticket`]      |
 //! | any  /auth/verify         | [`verify::verify`]      |
 //!
+//! `POST /auth/backchannel-logout` ([`crate::login::backchannel`]) is routed in
+//! the gate, which reads its body.
+//!
 //! `/auth/health`, `/auth/ready` and `/.well-known/portcullis/jwks.json`
 //! ([`super::probes`]) are answered in the gate itself, before the `Host` checks.
 //! Everything else under `/auth/` and `/api/auth/` is reserved (404); any other

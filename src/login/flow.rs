@@ -165,7 +165,11 @@ pub async fn callback(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i6
         nonce: &pending.nonce,
         redirect_uri: &pending.redirect_uri,
     };
-    let SignIn { identity, tokens } = match provider.exchange(&exchange).await {
+    let SignIn {
+        identity,
+        tokens,
+        idp_session,
+    } = match provider.exchange(&exchange).await {
         Ok(sign_in) => sign_in,
         Err(ProviderError::Denied { rule, user_id, who }) => {
             app.audit.emit(
@@ -207,6 +211,9 @@ pub async fn callback(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i6
         if let Err(e) = kept {
             tracing::warn!(provider = provider_id, error = %e, "cannot keep the sign-in's tokens; logout will end the local session only");
         }
+    }
+    if provider.backchannel_logout() {
+        super::backchannel::remember(app, &identity.user_id, idp_session.as_deref(), &claims).await;
     }
     app.audit.emit(
         AuditEvent::new(AuditKind::LoginSuccess, req.client_ip)

@@ -1,8 +1,9 @@
 //! The login journey, in one place: starting a sign-in and its callback
-//! ([`flow`]), signing out ([`logout`]), the PKCE cookie between `/auth/login` and
+//! ([`flow`]), signing out ([`logout`]), the IdP ending sessions ([`backchannel`]), the PKCE cookie between `/auth/login` and
 //! `/auth/callback` ([`pkce`]), and the server-rendered pages a person sees
 //! ([`page`]).
 
+pub mod backchannel;
 pub mod flow;
 pub mod logout;
 pub mod page;

@@ -169,6 +169,7 @@ impl Provider for GithubProvider {
                 groups: Vec::new(),
             },
             tokens,
+            idp_session: None,
         })
     }
 

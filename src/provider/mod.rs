@@ -10,6 +10,7 @@ pub mod client;
 pub mod github;
 pub mod http;
 pub mod jwks;
+pub mod logout_token;
 pub mod oauth2;
 pub mod oidc;
 
@@ -68,6 +69,9 @@ impl std::fmt::Debug for Tokens {
 pub struct SignIn {
     pub identity: Identity,
     pub tokens: Tokens,
+    /// The IdP's session id (the ID token's `sid`), which its back-channel
+    /// logout names.
+    pub idp_session: Option<String>,
 }
 
 /// Why a sign-in could not be completed. Messages never hold tokens or codes.
@@ -177,6 +181,19 @@ pub trait Provider: Send + Sync {
     /// Revokes a session's tokens at the IdP (on logout, when configured).
     async fn revoke(&self, _tokens: &Tokens) -> Result<(), ProviderError> {
         Ok(())
+    }
+    /// Whether the IdP can end sessions by OIDC Back-Channel Logout.
+    fn backchannel_logout(&self) -> bool {
+        false
+    }
+    /// Verifies a back-channel logout token: `None` when it is not addressed to
+    /// this provider (another issuer or client).
+    async fn verify_logout_token(
+        &self,
+        _token: &str,
+        _now: i64,
+    ) -> Option<Result<logout_token::LogoutNotice, ProviderError>> {
+        None
     }
     /// The IdP's sign-out URL for the browser, returning to `post_logout` (on
     /// logout, when configured and the IdP has one).

@@ -82,6 +82,7 @@ impl Provider for OAuth2Provider {
                 groups: profile.groups.unwrap_or_default(),
             },
             tokens,
+            idp_session: None,
         })
     }
 

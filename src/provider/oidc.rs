@@ -19,6 +19,7 @@ use super::claims::{string_at, Profile};
 use super::client;
 use super::http::BackChannel;
 use super::jwks::{JwksCache, ALLOWED_ALGORITHMS};
+use super::logout_token::{self, LogoutNotice};
 use super::{
     AuthorizationRequest, CodeExchange, Identity, Provider, ProviderError, ProviderInfo, SignIn,
     Tokens,
@@ -79,6 +80,7 @@ struct IdTokenClaims {
     sub: String,
     nonce: Option<String>,
     azp: Option<String>,
+    sid: Option<String>,
     #[serde(default)]
     aud: serde_json::Value,
 }
@@ -149,17 +151,22 @@ impl OidcProvider {
         }
     }
 
-    async fn verify_id_token(
+    /// A JWT from this IdP, checked: an allowed asymmetric algorithm, a signature
+    /// by one of the IdP's keys (refetched once when the key may have rotated),
+    /// `iss`, `aud` naming this client, `exp` when present, and the `required`
+    /// claims present. `what` names the token in errors.
+    async fn decode_signed(
         &self,
         meta: &Metadata,
         token: &str,
-        nonce: &str,
-    ) -> Result<(IdTokenClaims, serde_json::Value), ProviderError> {
+        what: &str,
+        required: &[&str],
+    ) -> Result<(jsonwebtoken::Header, serde_json::Value), ProviderError> {
         let header = decode_header(token)
-            .map_err(|_| ProviderError::Invalid("the ID token is not a JWT".into()))?;
+            .map_err(|_| ProviderError::Invalid(format!("the {what} is not a JWT")))?;
         if !ALLOWED_ALGORITHMS.contains(&header.alg) {
             return Err(ProviderError::Invalid(format!(
-                "the ID token is signed with {:?}, which is not allowed",
+                "the {what} is signed with {:?}, which is not allowed",
                 header.alg
             )));
         }
@@ -175,7 +182,7 @@ impl OidcProvider {
         let mut validation = Validation::new(header.alg);
         validation.set_issuer(&[meta.issuer.as_str()]);
         validation.set_audience(&[self.info.client.id.as_str()]);
-        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        validation.set_required_spec_claims(required);
         validation.leeway = LEEWAY_SECS;
         let mut decoded = decode::<serde_json::Value>(token, &key, &validation);
         if matches!(&decoded, Err(e) if *e.kind() == ErrorKind::InvalidSignature) {
@@ -194,8 +201,25 @@ impl OidcProvider {
             }
         }
         let doc = decoded
-            .map_err(|e| ProviderError::Invalid(format!("ID token rejected: {:?}", e.kind())))?
+            .map_err(|e| ProviderError::Invalid(format!("{what} rejected: {:?}", e.kind())))?
             .claims;
+        Ok((header, doc))
+    }
+
+    async fn verify_id_token(
+        &self,
+        meta: &Metadata,
+        token: &str,
+        nonce: &str,
+    ) -> Result<(IdTokenClaims, serde_json::Value), ProviderError> {
+        let (_, doc) = self
+            .decode_signed(
+                meta,
+                token,
+                "ID token",
+                &["exp", "iat", "iss", "aud", "sub"],
+            )
+            .await?;
         let claims: IdTokenClaims = serde_json::from_value(doc.clone())
             .map_err(|_| ProviderError::Invalid("the ID token's claims are malformed".into()))?;
         let token_nonce = claims
@@ -292,6 +316,7 @@ impl Provider for OidcProvider {
                 groups: profile.groups.unwrap_or_default(),
             },
             tokens,
+            idp_session: claims.sid,
         })
     }
 
@@ -310,6 +335,32 @@ impl Provider for OidcProvider {
             }
             None => Ok(()),
         }
+    }
+
+    fn backchannel_logout(&self) -> bool {
+        true
+    }
+
+    async fn verify_logout_token(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Option<Result<LogoutNotice, ProviderError>> {
+        let (iss, aud) = logout_token::addressed(token)?;
+        let ours = trim_slash(&iss) == trim_slash(self.issuer.as_str())
+            && aud.iter().any(|a| *a == self.info.client.id);
+        if !ours {
+            return None;
+        }
+        let verified = async {
+            let meta = self.metadata().await?;
+            let (header, claims) = self
+                .decode_signed(&meta, token, "logout token", &["iat", "iss", "aud"])
+                .await?;
+            logout_token::check(header.typ.as_deref(), &claims, now, LEEWAY_SECS as i64)
+                .map_err(ProviderError::Invalid)
+        };
+        Some(verified.await)
     }
 
     async fn end_session_url(&self, tokens: &Tokens, post_logout: &str) -> Option<Url> {

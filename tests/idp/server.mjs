@@ -2,11 +2,13 @@
 // package on loopback, with its development login form (any login name signs in).
 //
 // Environment: IDP_PORT, IDP_CLIENT_ID, IDP_CLIENT_SECRET, IDP_REDIRECT_URIS and
-// IDP_POST_LOGOUT_URIS (comma separated). Prints `IDP_READY <issuer>` when it
+// IDP_POST_LOGOUT_URIS (comma separated), and IDP_BACKCHANNEL_LOGOUT_URI.
+// Prints `IDP_READY <issuer>` when it
 // listens, one line `IDP_AUTHORIZE redirect_uri=<uri>` per authorization request,
 // `IDP_TOKEN_REVOKED` when an access token is revoked (RFC 7009) and
-// `IDP_END_SESSION` when an RP-initiated logout completes, so tests can check what
-// the IdP was sent and did.
+// `IDP_END_SESSION` when an RP-initiated logout completes, and
+// `IDP_BACKCHANNEL ok|error <why>` for each back-channel logout it delivered, so
+// tests can check what the IdP was sent and did.
 //
 // Accounts: any login name signs in; names starting with `admin` are in the group
 // `admins`, everyone else in `users` (the `groups` claim, scope `groups`).
@@ -24,6 +26,10 @@ const provider = new Provider(issuer, {
     grant_types: ['authorization_code'],
     response_types: ['code'],
     token_endpoint_auth_method: 'client_secret_basic',
+    ...(process.env.IDP_BACKCHANNEL_LOGOUT_URI ? {
+      backchannel_logout_uri: process.env.IDP_BACKCHANNEL_LOGOUT_URI,
+      backchannel_logout_session_required: true,
+    } : {}),
   }],
   claims: {
     openid: ['sub'],
@@ -46,11 +52,18 @@ const provider = new Provider(issuer, {
     };
   },
   pkce: { required: () => true },
+  // The IdP refuses to call special-use addresses (SSRF protection); here
+  // every relying party is on loopback, so its back-channel calls go there.
+  fetch(url, options) {
+    const { dispatcher, ...rest } = options;
+    return globalThis.fetch(url, rest);
+  },
   cookies: { keys: ['portcullis-test-idp-cookie-key'] },
   features: {
     devInteractions: { enabled: true },
     revocation: { enabled: true },
     rpInitiatedLogout: { enabled: true },
+    backchannelLogout: { enabled: true },
   },
 });
 
@@ -63,6 +76,8 @@ provider.use(async (ctx, next) => {
 
 provider.on('access_token.destroyed', () => console.log('IDP_TOKEN_REVOKED'));
 provider.on('end_session.success', () => console.log('IDP_END_SESSION'));
+provider.on('backchannel.success', () => console.log('IDP_BACKCHANNEL ok'));
+provider.on('backchannel.error', (_ctx, err) => console.log(`IDP_BACKCHANNEL error ${err && err.message}`));
 
 const server = provider.listen(port, '127.0.0.1', () => {
   console.log(`IDP_READY ${issuer}`);

@@ -205,6 +205,13 @@ idp_logout = true
             .count(),
         3
     );
+    assert_eq!(
+        stdout
+            .matches("back-channel logout URI at the IdP (with backchannel_logout_session_required): https://dash.example.com/hermes/auth/backchannel-logout")
+            .count(),
+        1,
+        "the OIDC provider alone: {stdout}"
+    );
     assert!(!stdout.contains("gh-very-secret"));
 }
 

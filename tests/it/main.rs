@@ -12,6 +12,7 @@ mod common;
 
 mod access;
 mod assertion;
+mod backchannel;
 mod behind_tls;
 mod browser;
 mod cli;

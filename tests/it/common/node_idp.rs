@@ -26,6 +26,39 @@ impl NodeIdp {
         redirect_uris: &[String],
         post_logout_uris: &[String],
     ) -> NodeIdp {
+        Self::spawn(
+            client_id,
+            client_secret,
+            redirect_uris,
+            post_logout_uris,
+            None,
+        )
+    }
+
+    /// Starts the IdP with a client registered for OIDC Back-Channel Logout at
+    /// `backchannel_uri` (its ID tokens carry `sid`).
+    pub fn start_with_backchannel(
+        client_id: &str,
+        client_secret: &str,
+        redirect_uris: &[String],
+        backchannel_uri: &str,
+    ) -> NodeIdp {
+        Self::spawn(
+            client_id,
+            client_secret,
+            redirect_uris,
+            &[],
+            Some(backchannel_uri),
+        )
+    }
+
+    fn spawn(
+        client_id: &str,
+        client_secret: &str,
+        redirect_uris: &[String],
+        post_logout_uris: &[String],
+        backchannel_uri: Option<&str>,
+    ) -> NodeIdp {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/idp");
         assert!(
             std::path::Path::new(dir)
@@ -42,6 +75,7 @@ impl NodeIdp {
             .env("IDP_CLIENT_SECRET", client_secret)
             .env("IDP_REDIRECT_URIS", redirect_uris.join(","))
             .env("IDP_POST_LOGOUT_URIS", post_logout_uris.join(","))
+            .env("IDP_BACKCHANNEL_LOGOUT_URI", backchannel_uri.unwrap_or(""))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -157,6 +191,34 @@ impl IdpBrowser {
             next = base.join(location).unwrap().to_string();
         }
         panic!("the IdP never sent the browser back");
+    }
+}
+
+impl IdpBrowser {
+    /// Signs out at the IdP itself (its end-session page, "Yes, sign me out"),
+    /// as a person or an admin ending the IdP session would.
+    pub async fn end_session(&self) {
+        let page = self
+            .client
+            .get(format!("{}/session/end", self.issuer))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200, "the IdP's sign-out page");
+        let html = page.text().await.unwrap();
+        let xsrf = hidden_value(&html, "xsrf").expect("the sign-out form");
+        let r = self
+            .client
+            .post(format!("{}/session/end/confirm", self.issuer))
+            .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_redirection(),
+            "sign-out confirmed: {}",
+            r.status()
+        );
     }
 }
 
