@@ -2,7 +2,8 @@
 // package on loopback, with its development login form (any login name signs in).
 //
 // Environment: IDP_PORT, IDP_CLIENT_ID, IDP_CLIENT_SECRET, IDP_REDIRECT_URIS and
-// IDP_POST_LOGOUT_URIS (comma separated), and IDP_BACKCHANNEL_LOGOUT_URI.
+// IDP_POST_LOGOUT_URIS (comma separated), IDP_BACKCHANNEL_LOGOUT_URI and
+// IDP_BACKCHANNEL_SID (`no`: logout tokens name the subject only).
 // Prints `IDP_READY <issuer>` when it
 // listens, one line `IDP_AUTHORIZE redirect_uri=<uri>` per authorization request,
 // `IDP_TOKEN_REVOKED` when an access token is revoked (RFC 7009) and
@@ -28,7 +29,7 @@ const provider = new Provider(issuer, {
     token_endpoint_auth_method: 'client_secret_basic',
     ...(process.env.IDP_BACKCHANNEL_LOGOUT_URI ? {
       backchannel_logout_uri: process.env.IDP_BACKCHANNEL_LOGOUT_URI,
-      backchannel_logout_session_required: true,
+      backchannel_logout_session_required: process.env.IDP_BACKCHANNEL_SID !== 'no',
     } : {}),
   }],
   claims: {

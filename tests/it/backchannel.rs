@@ -97,13 +97,16 @@ async fn ending_the_idp_session_ends_the_session_and_its_websockets_on_every_ins
         SECRET,
         &[callback(pa), callback(pb)],
         &format!("http://127.0.0.1:{pa}/auth/backchannel-logout"),
+        true,
     );
     let a = proxy_for(&world, &idp, pa, Some(&redis)).await;
     let b = proxy_for(&world, &idp, pb, Some(&redis)).await;
 
-    // alice signs in on B; bob, at the same IdP in another browser, on A.
+    // alice signs in on B; on her phone (another IdP session) on A; bob on A.
     let (mut alice, mut alice_at_idp) = (Browser::new(), IdpBrowser::new(&idp.issuer));
     sign_in(&mut alice, &mut alice_at_idp, &b, "alice").await;
+    let (mut phone, mut phone_at_idp) = (Browser::new(), IdpBrowser::new(&idp.issuer));
+    sign_in(&mut phone, &mut phone_at_idp, &a, "alice").await;
     let (mut bob, mut bob_at_idp) = (Browser::new(), IdpBrowser::new(&idp.issuer));
     sign_in(&mut bob, &mut bob_at_idp, &a, "bob").await;
     let mut on_a = open_socket(&mut alice, &a).await;
@@ -134,6 +137,11 @@ async fn ending_the_idp_session_ends_the_session_and_its_websockets_on_every_ins
     for p in [&a, &b] {
         assert_eq!(page_status(p, &alice).await, 302, "alice's session ended");
         assert_eq!(page_status(p, &bob).await, 200, "bob's session goes on");
+        assert_eq!(
+            page_status(p, &phone).await,
+            200,
+            "so does alice's session of another IdP session (the token names a sid)"
+        );
     }
     let lines = a.audit_with_reason("logout", "backchannel_logout").await;
     let line = lines
@@ -141,6 +149,39 @@ async fn ending_the_idp_session_ends_the_session_and_its_websockets_on_every_ins
         .find(|l| l["reason"] == "backchannel_logout")
         .unwrap();
     assert_eq!(line["user_id"], "alice", "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_logout_token_without_a_sid_ends_every_session_of_the_subject() {
+    let world = World::new().await;
+    let port = free_port();
+    let idp = NodeIdp::start_with_backchannel(
+        CLIENT,
+        SECRET,
+        &[callback(port)],
+        &format!("http://127.0.0.1:{port}/auth/backchannel-logout"),
+        false,
+    );
+    let proxy = proxy_for(&world, &idp, port, None).await;
+    let (mut laptop, mut laptop_at_idp) = (Browser::new(), IdpBrowser::new(&idp.issuer));
+    sign_in(&mut laptop, &mut laptop_at_idp, &proxy, "alice").await;
+    let (mut phone, mut phone_at_idp) = (Browser::new(), IdpBrowser::new(&idp.issuer));
+    sign_in(&mut phone, &mut phone_at_idp, &proxy, "alice").await;
+    let (mut bob, mut bob_at_idp) = (Browser::new(), IdpBrowser::new(&idp.issuer));
+    sign_in(&mut bob, &mut bob_at_idp, &proxy, "bob").await;
+    laptop_at_idp.end_session().await;
+    assert!(
+        idp_said(&idp, "IDP_BACKCHANNEL ok").await,
+        "{:?}",
+        idp.lines()
+    );
+    assert_eq!(page_status(&proxy, &laptop).await, 302);
+    assert_eq!(
+        page_status(&proxy, &phone).await,
+        302,
+        "every session of alice"
+    );
+    assert_eq!(page_status(&proxy, &bob).await, 200, "and no one else's");
 }
 
 /// A stand-in relying party that keeps the logout tokens the IdP posts it.
@@ -193,7 +234,7 @@ async fn a_forged_replayed_or_misaddressed_logout_token_is_refused() {
     let world = World::new().await;
     let port = free_port();
     let (catcher, mut tokens) = token_catcher().await;
-    let idp = NodeIdp::start_with_backchannel(CLIENT, SECRET, &[callback(port)], &catcher);
+    let idp = NodeIdp::start_with_backchannel(CLIENT, SECRET, &[callback(port)], &catcher, true);
     let proxy = proxy_for(&world, &idp, port, None).await;
     let (mut alice, mut at_idp) = (Browser::new(), IdpBrowser::new(&idp.issuer));
     sign_in(&mut alice, &mut at_idp, &proxy, "alice").await;

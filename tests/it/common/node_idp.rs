@@ -36,19 +36,21 @@ impl NodeIdp {
     }
 
     /// Starts the IdP with a client registered for OIDC Back-Channel Logout at
-    /// `backchannel_uri` (its ID tokens carry `sid`).
+    /// `backchannel_uri`. With `sid`, ID tokens and logout tokens carry the IdP
+    /// session's `sid`; without, logout tokens name the subject alone.
     pub fn start_with_backchannel(
         client_id: &str,
         client_secret: &str,
         redirect_uris: &[String],
         backchannel_uri: &str,
+        sid: bool,
     ) -> NodeIdp {
         Self::spawn(
             client_id,
             client_secret,
             redirect_uris,
             &[],
-            Some(backchannel_uri),
+            Some((backchannel_uri, sid)),
         )
     }
 
@@ -57,7 +59,7 @@ impl NodeIdp {
         client_secret: &str,
         redirect_uris: &[String],
         post_logout_uris: &[String],
-        backchannel_uri: Option<&str>,
+        backchannel: Option<(&str, bool)>,
     ) -> NodeIdp {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/idp");
         assert!(
@@ -75,7 +77,18 @@ impl NodeIdp {
             .env("IDP_CLIENT_SECRET", client_secret)
             .env("IDP_REDIRECT_URIS", redirect_uris.join(","))
             .env("IDP_POST_LOGOUT_URIS", post_logout_uris.join(","))
-            .env("IDP_BACKCHANNEL_LOGOUT_URI", backchannel_uri.unwrap_or(""))
+            .env(
+                "IDP_BACKCHANNEL_LOGOUT_URI",
+                backchannel.map_or("", |(uri, _)| uri),
+            )
+            .env(
+                "IDP_BACKCHANNEL_SID",
+                if backchannel.is_some_and(|(_, sid)| !sid) {
+                    "no"
+                } else {
+                    "yes"
+                },
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
