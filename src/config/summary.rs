@@ -202,6 +202,10 @@ pub fn render(c: &Config) -> String {
             }
         );
     }
+    let _ = writeln!(
+        out,
+        "[endpoints]\n  forward-auth    = {public}/auth/verify (for a front's auth_request / forward_auth / ForwardAuth; the front must be in trusted_proxies)"
+    );
     for e in &c.provider_errors {
         let _ = writeln!(out, "[[providers]] NOT USABLE: {e}");
     }

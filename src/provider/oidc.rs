@@ -348,7 +348,7 @@ impl Provider for OidcProvider {
     ) -> Option<Result<LogoutNotice, ProviderError>> {
         let (iss, aud) = logout_token::addressed(token)?;
         let ours = trim_slash(&iss) == trim_slash(self.issuer.as_str())
-            && aud.iter().any(|a| *a == self.info.client.id);
+            && aud.contains(&self.info.client.id);
         if !ours {
             return None;
         }

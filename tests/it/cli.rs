@@ -212,6 +212,7 @@ idp_logout = true
         1,
         "the OIDC provider alone: {stdout}"
     );
+    assert!(stdout.contains("forward-auth    = https://dash.example.com/hermes/auth/verify"));
     assert!(!stdout.contains("gh-very-secret"));
 }
 

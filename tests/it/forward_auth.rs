@@ -156,7 +156,8 @@ async fn caddy_forward_auth_gates_the_dashboard_with_the_docs_snippet() {
         .replace("dash.example.com {", &format!("http://127.0.0.1:{edge} {{"));
     let caddy = Caddy::start(edge, &sites);
     a_front_gates_the_dashboard(&caddy.url(""), Browser::new(), Browser::new()).await;
-    drop(caddy);
+    let log = caddy.log();
+    assert!(!log.contains("\"level\":\"error\""), "{log}");
 }
 
 /// oauth2-proxy's CVE-2026-40575 shape: a front that sets `X-Original-URI` but
