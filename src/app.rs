@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::access::AccessPolicy;
 use crate::assertion::Signer;
 use crate::audit::Audit;
+use crate::bearer::Bearers;
 use crate::config::{Config, StoreConfig};
 use crate::live::LiveConnections;
 use crate::provider::http::BackChannel;
@@ -41,6 +42,10 @@ pub struct App {
     pub pkce_cookie: CookieNames,
     /// Seals a session's IdP tokens before they go to the store.
     pub token_codec: Codec,
+    /// API tokens and paired devices' tokens.
+    pub bearers: Bearers,
+    /// Opens one-time sign-in links.
+    pub links: Codec,
     pub providers: Providers,
     pub store: Arc<dyn Store>,
     pub tickets: Tickets,
@@ -78,6 +83,11 @@ impl App {
         }
         let token_codec = Codec::new(Purpose::Tokens, &s.secret, &s.previous_secrets);
         let pkce = Codec::new(Purpose::Pkce, &s.secret, &s.previous_secrets);
+        let bearers = Bearers::new(
+            &config.tokens,
+            Codec::new(Purpose::DeviceToken, &s.secret, &s.previous_secrets),
+        );
+        let links = Codec::new(Purpose::Link, &s.secret, &s.previous_secrets);
         let pkce_cookie = CookieNames::new(&format!("{}_pkce", s.cookie_name));
         let backchannel = BackChannel::new().map_err(StartError::Http)?;
         let providers = Providers::from_config(
@@ -108,6 +118,8 @@ impl App {
             pkce,
             pkce_cookie,
             token_codec,
+            bearers,
+            links,
             providers,
             store,
             audit,

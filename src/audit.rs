@@ -29,6 +29,14 @@ pub enum AuditKind {
     SessionInvalid,
     WsTicketMinted,
     WsTicketRejected,
+    TokenRejected,
+    DeviceCodeIssued,
+    DeviceApproved,
+    DeviceDenied,
+    DeviceRevoked,
+    PairingLocked,
+    LinkRedeemed,
+    LinkRejected,
 }
 
 impl AuditKind {
@@ -43,6 +51,14 @@ impl AuditKind {
             AuditKind::SessionInvalid => "session_invalid",
             AuditKind::WsTicketMinted => "ws_ticket_minted",
             AuditKind::WsTicketRejected => "ws_ticket_rejected",
+            AuditKind::TokenRejected => "token_rejected",
+            AuditKind::DeviceCodeIssued => "device_code_issued",
+            AuditKind::DeviceApproved => "device_approved",
+            AuditKind::DeviceDenied => "device_denied",
+            AuditKind::DeviceRevoked => "device_revoked",
+            AuditKind::PairingLocked => "pairing_locked",
+            AuditKind::LinkRedeemed => "link_redeemed",
+            AuditKind::LinkRejected => "link_rejected",
         }
     }
 }
@@ -68,6 +84,9 @@ pub struct AuditEvent<'a> {
     reason: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ticket: Option<&'a str>,
+    /// A paired device's label.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device: Option<&'a str>,
 }
 
 impl<'a> AuditEvent<'a> {
@@ -82,7 +101,14 @@ impl<'a> AuditEvent<'a> {
             user_id: None,
             reason: None,
             ticket: None,
+            device: None,
         }
+    }
+
+    /// Names the paired device (its label) the event is about.
+    pub fn device(mut self, label: &'a str) -> Self {
+        self.device = Some(label);
+        self
     }
 
     pub fn provider(mut self, provider: &'a str) -> Self {

@@ -62,6 +62,28 @@ enum Command {
     },
     /// Print a fresh random session secret (32 bytes, base64url).
     Secret,
+    /// Print a fresh API token, and the `[[tokens]]` lines (its SHA-256) to paste
+    /// into the config. The token is shown once; the config holds only its hash.
+    #[command(
+        after_help = "Example:\n  portcullis token --name desk-display\n  curl -H \"Authorization: Bearer pct_…\" https://dash.example.com/api/status"
+    )]
+    Token {
+        /// The token's name, shown in logs; also the user id the dashboard sees.
+        #[arg(long, default_value = "api-client")]
+        name: String,
+    },
+    /// Print a one-time sign-in link for EMAIL (needs `[links] enabled = true`
+    /// and `server.public_url`). It works once, within --ttl.
+    Link {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Whom the link signs in; must pass `[access]`.
+        #[arg(long = "as", value_name = "EMAIL")]
+        email: String,
+        /// How long the link works (1m to 24h).
+        #[arg(long, default_value = "10m")]
+        ttl: humantime::Duration,
+    },
     /// Loopback-only demo: the proxy on 127.0.0.1 in front of a demo dashboard,
     /// with a built-in development identity provider. No accounts needed.
     #[command(after_help = "Then open http://127.0.0.1:8080 (or the port you chose) and sign in.")]
@@ -80,6 +102,8 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Check { config } => check(&config.path),
+        Command::Token { name } => token(&name),
+        Command::Link { config, email, ttl } => link(&config.path, &email, ttl.into()),
         Command::Serve { config, upgrade } => serve(&config.path, upgrade),
         Command::Demo { port } => {
             portcullis::logging::init(&LogConfig::default());
@@ -118,6 +142,77 @@ fn check(path: &std::path::Path) -> ExitCode {
     }
 }
 
+fn token(name: &str) -> ExitCode {
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b));
+    if !valid {
+        eprintln!("portcullis token: --name must be 1 to 64 letters, digits, `-`, `_`, `.` or `@`");
+        return ExitCode::FAILURE;
+    }
+    let token = portcullis::bearer::new_api_token();
+    println!("{token}");
+    println!();
+    println!("# Paste into the config; keep the token above where the client can read it.");
+    println!("[[tokens]]");
+    println!("name = \"{name}\"");
+    println!("sha256 = \"{}\"", portcullis::bearer::sha256_hex(&token));
+    println!("subject = \"{name}\"");
+    ExitCode::SUCCESS
+}
+
+fn link(path: &std::path::Path, email: &str, ttl: std::time::Duration) -> ExitCode {
+    let config = match load(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let fail = |message: &str| {
+        eprintln!("portcullis link: {message}");
+        ExitCode::FAILURE
+    };
+    if !config.links.enabled {
+        return fail("sign-in links are off; set `[links] enabled = true` in the config (and restart portcullis) first");
+    }
+    let Some(public_url) = &config.server.public_url else {
+        return fail("`server.public_url` is not set, so the link's address is unknown; set it (or PORTCULLIS_PUBLIC_URL)");
+    };
+    let (min, max) = portcullis::login::link::TTL_BOUNDS;
+    if ttl.as_secs() < min || ttl.as_secs() > max {
+        return fail("--ttl must be between 1m and 24h");
+    }
+    if !email.contains('@') || email.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+        return fail("--as must be an email address");
+    }
+    let person = portcullis::access::Person {
+        email: Some(email),
+        email_verified: true,
+        groups: &[],
+    };
+    if let Err(denial) = portcullis::access::AccessPolicy::new(config.access.clone()).check(&person)
+    {
+        return fail(&format!(
+            "{email} would not pass `[access]` ({}); the link would be refused",
+            denial.reason()
+        ));
+    }
+    let s = &config.session;
+    let codec = portcullis::session::codec::Codec::new(
+        portcullis::session::codec::Purpose::Link,
+        &s.secret,
+        &s.previous_secrets,
+    );
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let token = portcullis::login::link::mint(&codec, email, ttl.as_secs() as i64, now);
+    println!(
+        "{}{}/auth/link?token={token}",
+        public_url.origin(),
+        public_url.prefix.as_str()
+    );
+    ExitCode::SUCCESS
+}
+
 fn serve(path: &std::path::Path, upgrade: bool) -> ExitCode {
     let config = match load(path) {
         Ok(c) => c,
@@ -126,6 +221,16 @@ fn serve(path: &std::path::Path, upgrade: bool) -> ExitCode {
     portcullis::logging::init(&config.log);
     for e in &config.provider_errors {
         tracing::error!("{e}; this provider is not offered until it is fixed");
+    }
+    // Every way in that is not a browser sign-in, said at start.
+    tracing::info!(
+        api_tokens = config.tokens.len(),
+        pairing = if config.pairing.enabled { "on" } else { "off" },
+        links = if config.links.enabled { "on" } else { "off" },
+        "clients that are not browsers: API tokens from [[tokens]], device pairing at /auth/device ([pairing] enabled), one-time links at /auth/link ([links] enabled)"
+    );
+    for w in portcullis::config::summary::warnings(&config) {
+        tracing::warn!("{w}");
     }
     let listen = config.server.listen;
     match App::new(config, Audit::stdout()) {

@@ -3,7 +3,8 @@
 //! A `next` is a same-origin path below the effective prefix. Anything that could
 //! leave the origin (`//host`, `/\host`, a scheme), confuse a parser (control
 //! characters, backslashes, dot segments, non-ASCII) or loop back into the login
-//! machinery (`/login`, `/auth/…`) is replaced by `/`.
+//! machinery (`/login`, `/auth/…`, except the device pairing pages a person signs
+//! in to reach) is replaced by `/`.
 //!
 //! The path is judged as a browser resolves it: a browser treats `%2e` (any case,
 //! alone or beside a literal `.`) as a dot segment, so `/hermes/%2e%2e/other-app`
@@ -71,8 +72,18 @@ fn is_safe(raw: &str) -> bool {
     {
         return false;
     }
+    // The pages a person is sent to sign in for: device pairing's approval and
+    // the list of paired devices. Nothing else under `/auth/`.
+    if path == PAIRING_PAGE || path == DEVICES_PAGE {
+        return true;
+    }
     !(decoded == "/login" || decoded == "/auth" || decoded.starts_with("/auth/"))
 }
+
+/// Device pairing's approval page, where `verification_uri` points.
+pub const PAIRING_PAGE: &str = "/auth/device";
+/// The signed-in person's paired devices.
+pub const DEVICES_PAGE: &str = "/auth/devices";
 
 #[cfg(test)]
 mod tests {
@@ -129,6 +140,16 @@ mod tests {
         assert!(!safe("/auth/callback?code=x&state=y"));
         assert!(!safe("/auth"));
         assert!(!safe("/auth/logout"));
+        assert!(!safe("/auth/device/token"));
+        assert!(!safe("/auth/devices/x"));
+        assert!(!safe("/auth/%64evice"), "only the literal page");
+    }
+
+    #[test]
+    fn next_may_be_a_device_pairing_page() {
+        assert!(safe("/auth/device"));
+        assert!(safe("/auth/device?user_code=BCDF-GHJK"));
+        assert!(safe("/auth/devices"));
     }
 
     #[test]

@@ -31,6 +31,15 @@ impl Reply {
         Self::new(status, "text/html; charset=utf-8", html)
     }
 
+    /// A page with a form (device pairing, sign-in links): its referrer policy
+    /// still sends `Origin` on the form's POST, and never the page's path.
+    pub fn form_page(status: u16, html: String) -> Self {
+        Self::html(status, html).header(
+            "referrer-policy",
+            crate::login::page::FORM_REFERRER_POLICY.into(),
+        )
+    }
+
     pub fn json<T: Serialize>(status: u16, value: &T) -> Self {
         let body = serde_json::to_vec(value).unwrap_or_default();
         Self::new(status, "application/json", body)
@@ -45,6 +54,12 @@ impl Reply {
         let mut r = Self::new(302, "text/plain; charset=utf-8", Bytes::new());
         r.headers.push(("location", location.into()));
         r
+    }
+
+    /// The same reply with another status (303 after a form's POST).
+    pub fn status(mut self, status: u16) -> Self {
+        self.status = status;
+        self
     }
 
     /// Whether this is a redirect to the login page (an unauthenticated page view).
@@ -71,6 +86,7 @@ impl Reply {
         // Nothing of portcullis's is cached, unless a reply says otherwise (the
         // public keys).
         let cacheable = self.headers.iter().any(|(n, _)| *n == "cache-control");
+        let referrer_set = self.headers.iter().any(|(n, _)| *n == "referrer-policy");
         for (name, value) in self.headers {
             resp.append_header(name, value)?;
         }
@@ -79,7 +95,9 @@ impl Reply {
             resp.insert_header("cache-control", "no-store")?;
         }
         resp.insert_header("x-content-type-options", "nosniff")?;
-        resp.insert_header("referrer-policy", "no-referrer")?;
+        if !referrer_set {
+            resp.insert_header("referrer-policy", "no-referrer")?;
+        }
         resp.insert_header("x-frame-options", "DENY")?;
         resp.insert_header("content-security-policy", CSP)?;
         let head_only = session.req_header().method == http::Method::HEAD;

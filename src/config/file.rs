@@ -25,6 +25,34 @@ pub struct FileConfig {
     pub log: LogFile,
     #[serde(default)]
     pub public: Vec<PublicFile>,
+    #[serde(default)]
+    pub tokens: Vec<TokenFile>,
+    #[serde(default)]
+    pub pairing: PairingFile,
+    #[serde(default)]
+    pub links: LinksFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenFile {
+    pub name: String,
+    pub sha256: String,
+    pub subject: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PairingFile {
+    pub enabled: Option<bool>,
+    pub code_ttl: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinksFile {
+    pub enabled: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

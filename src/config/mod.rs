@@ -6,6 +6,7 @@
 //! others; with no usable provider at all, loading fails and lists every reason.
 
 mod access;
+mod clients;
 mod error;
 mod file;
 mod interpolate;
@@ -26,6 +27,8 @@ use url::Url;
 
 use access::validate_access;
 pub use access::AccessConfig;
+use clients::{validate_links, validate_pairing, validate_tokens};
+pub use clients::{ApiToken, LinksConfig, PairingConfig};
 use error::syntax_error;
 pub use error::{ConfigError, ProviderError};
 use file::FileConfig;
@@ -66,6 +69,10 @@ pub struct Config {
     pub log: LogConfig,
     /// Paths forwarded without a session; empty: none.
     pub public: Vec<PublicRoute>,
+    /// API tokens (`Authorization: Bearer`), by their SHA-256.
+    pub tokens: Vec<ApiToken>,
+    pub pairing: PairingConfig,
+    pub links: LinksConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -176,7 +183,13 @@ impl Config {
         }
         let log = validate_log(file.log)?;
         let public = validate_public(file.public)?;
+        let tokens = validate_tokens(file.tokens)?;
+        let pairing = validate_pairing(file.pairing)?;
+        let links = validate_links(file.links);
         Ok(Self {
+            tokens,
+            pairing,
+            links,
             admin_listen,
             log,
             server,

@@ -204,6 +204,29 @@ pub fn render(c: &Config) -> String {
     }
     let _ = writeln!(
         out,
+        "[clients that are not browsers]\n  tokens          = {}\n  pairing         = {}\n  links           = {}",
+        if c.tokens.is_empty() {
+            "(none)".to_string()
+        } else {
+            format!(
+                "{} API token(s): {}",
+                c.tokens.len(),
+                c.tokens.iter().map(|t| format!("{} as {}", t.name, t.subject)).collect::<Vec<_>>().join(", ")
+            )
+        },
+        if c.pairing.enabled {
+            format!("ON: a signed-in person can approve a device to act as them at {public}/auth/device (codes live {}; [pairing] enabled = false turns it off)", humantime::format_duration(c.pairing.code_ttl))
+        } else {
+            "off".to_string()
+        },
+        if c.links.enabled {
+            format!("ON: `portcullis link` makes one-time links that sign in without the IdP, at {public}/auth/link")
+        } else {
+            "off ([links] enabled = true turns them on)".to_string()
+        },
+    );
+    let _ = writeln!(
+        out,
         "[endpoints]\n  forward-auth    = {public}/auth/verify (for a front's auth_request / forward_auth / ForwardAuth; the front must be in trusted_proxies)"
     );
     for e in &c.provider_errors {
@@ -237,6 +260,9 @@ pub fn warnings(c: &Config) -> Vec<String> {
         {
             w.push(format!("provider `{}` (github) sends no groups claim, so [access] allowed_groups turns all its users away; use its allowed_orgs/allowed_teams instead", p.id));
         }
+    }
+    if c.links.enabled {
+        w.push("[links] enabled = true: whoever holds a link made with `portcullis link` (and so whoever holds session.secret) signs in as the link's person without the IdP. Keep it for break-glass and first setup.".into());
     }
     let public_listener = !c.server.listen.ip().is_loopback();
     if public_listener

@@ -7,10 +7,11 @@ use http::Uri;
 use pingora::http::RequestHeader;
 use pingora::prelude::*;
 
+use super::Passage;
 use crate::app::App;
 use crate::config::UpstreamConfig;
 use crate::request::RequestInfo;
-use crate::session::{cookie, SessionClaims};
+use crate::session::cookie;
 
 /// Whether a client-sent request header is one portcullis alone may set, or could
 /// be read as one: every `X-Forwarded-*`, `Forwarded` and `X-Real-IP`, and every
@@ -29,9 +30,14 @@ fn is_spoofable(name: &str) -> bool {
 pub fn rewrite(
     app: &App,
     req: &RequestInfo,
-    claims: Option<&SessionClaims>,
+    passage: &Passage,
     upstream: &mut RequestHeader,
 ) -> Result<()> {
+    let claims = passage.claims();
+    if matches!(passage, Passage::Bearer(_)) {
+        // portcullis's token is for portcullis; the dashboard never sees it.
+        upstream.remove_header(&http::header::AUTHORIZATION);
+    }
     let client_xff = upstream
         .headers
         .get_all("x-forwarded-for")

@@ -5,7 +5,8 @@
 
 mod api;
 mod auth;
-pub use auth::store_unavailable;
+mod bearer;
+pub use auth::{authenticate, store_unavailable, unauthenticated, Auth};
 mod forward;
 mod probes;
 mod routes;
@@ -23,7 +24,6 @@ use time::OffsetDateTime;
 
 use crate::app::App;
 use crate::live::LiveGuard;
-use crate::login::backchannel;
 use crate::login::page::error_page;
 use crate::metrics::{Outcome, METRICS};
 use crate::public_url::OriginError;
@@ -32,7 +32,8 @@ use crate::request::{
     cross_origin, is_unsafe, is_upgrade, same_origin_upgrade, without_param, RequestInfo,
 };
 use crate::session::SessionClaims;
-use auth::{authenticate, redeem_ticket, refresh, unauthenticated, Auth};
+use auth::{redeem_ticket, refresh};
+use bearer::Bearer;
 use routes::{route, Route};
 
 /// Largest request head (all header lines) accepted, in bytes.
@@ -59,6 +60,9 @@ pub struct RequestCtx {
 pub enum Passage {
     /// A live session (or a WebSocket ticket of one).
     Session(SessionClaims),
+    /// A portcullis bearer token (an API token or a paired device's), which
+    /// goes no further than the gate.
+    Bearer(SessionClaims),
     /// A `[[public]]` route: no identity at all.
     Public,
 }
@@ -66,7 +70,7 @@ pub enum Passage {
 impl Passage {
     pub fn claims(&self) -> Option<&SessionClaims> {
         match self {
-            Passage::Session(claims) => Some(claims),
+            Passage::Session(claims) | Passage::Bearer(claims) => Some(claims),
             Passage::Public => None,
         }
     }
@@ -142,15 +146,22 @@ impl Gate {
         };
         if is_unsafe(&header.method) {
             if let Some(why) = cross_origin(&req.origin, headers) {
-                tracing::info!(reason = why, method = %header.method, path = %req.path, "refused a cross-origin request");
+                let sent = headers
+                    .get("origin")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                tracing::info!(reason = why, method = %header.method, path = %req.path, origin = sent, expected = %req.origin.origin(), "refused a cross-origin request");
                 return Some(Reply::text(403, "Forbidden: cross-origin request\n"));
             }
         }
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        if header.method == http::Method::POST && req.path == "/auth/backchannel-logout" {
-            // The one endpoint that reads a body: the IdP's logout token.
-            let body = read_body(session, backchannel::MAX_BODY_BYTES).await;
-            return Some(backchannel::receive(app, &req, body, now).await);
+        if header.method == http::Method::POST && routes::reads_form(&req.path) {
+            // portcullis's own form endpoints: the only requests whose body it reads.
+            let headers = headers.clone();
+            return Some(match read_body(session, routes::MAX_FORM_BYTES).await {
+                Ok(body) => routes::form_route(app, &req, &headers, &body, now).await,
+                Err(reply) => reply,
+            });
         }
         match route(app, &header.method, &req, headers, now).await {
             Route::Respond(reply) => return Some(reply),
@@ -181,6 +192,16 @@ impl Gate {
                     Err(reply) => Some(reply),
                 };
             }
+        }
+        // A bearer token is judged alone: browsers cannot set it on a WebSocket,
+        // so it needs no Origin check, and a wrong one is never redirected.
+        match bearer::authenticate(app, &req, headers, now).await {
+            Bearer::Valid(claims) => {
+                ctx.forward = Some((req, Passage::Bearer(claims)));
+                return None;
+            }
+            Bearer::Refused(reply) => return Some(reply),
+            Bearer::Absent => {}
         }
         if is_upgrade(headers) && !same_origin_upgrade(&req.origin, headers) {
             // Browsers always send Origin on a WebSocket handshake; one riding on the
@@ -303,7 +324,7 @@ impl ProxyHttp for Gate {
                 "request reached the upstream without a session",
             );
         };
-        forward::rewrite(&self.app, req, passage.claims(), upstream)?;
+        forward::rewrite(&self.app, req, passage, upstream)?;
         ctx.upstream_sent = Some(std::time::Instant::now());
         Ok(())
     }

@@ -11,8 +11,18 @@
 //! | POST /api/auth/ws-ticket  | [`api::ws_ticket`]      |
 //! | any  /auth/verify         | [`verify::verify`]      |
 //!
-//! `POST /auth/backchannel-logout` ([`crate::login::backchannel`]) is routed in
-//! the gate, which reads its body.
+//! | GET  /auth/device         | [`device::page`]        |
+//! | GET  /auth/devices        | [`device::list`]        |
+//! | GET  /auth/link           | [`link::show`]          |
+//! | POST /auth/link           | [`link::redeem`]        |
+//!
+//! The POSTs whose form body portcullis reads go through [`form_route`]:
+//!
+//! | POST /auth/backchannel-logout | [`backchannel::receive`] |
+//! | POST /auth/device/code        | [`device::code`]         |
+//! | POST /auth/device/token       | [`device::token`]        |
+//! | POST /auth/device             | [`device::submit`]       |
+//! | POST /auth/devices            | [`device::revoke`]       |
 //!
 //! `/auth/health`, `/auth/ready` and `/.well-known/portcullis/jwks.json`
 //! ([`super::probes`]) are answered in the gate itself, before the `Host` checks.
@@ -24,9 +34,45 @@ use serde_json::json;
 
 use super::{api, verify};
 use crate::app::App;
-use crate::login::{flow, logout};
+use crate::login::device::Form;
+use crate::login::{backchannel, device, flow, link, logout};
 use crate::reply::Reply;
 use crate::request::{wants_json, RequestInfo};
+
+/// The largest form body read: a logout token or a code is a few hundred bytes.
+pub const MAX_FORM_BYTES: usize = 16 * 1024;
+
+/// Whether a POST to `path` carries a form portcullis reads.
+pub fn reads_form(path: &str) -> bool {
+    matches!(
+        path,
+        "/auth/backchannel-logout"
+            | "/auth/device/code"
+            | "/auth/device/token"
+            | "/auth/device"
+            | "/auth/devices"
+    )
+}
+
+/// Routes a POST of [`reads_form`], its body read.
+pub async fn form_route(
+    app: &App,
+    req: &RequestInfo,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: i64,
+) -> Reply {
+    let form: Form = url::form_urlencoded::parse(body).into_owned().collect();
+    match req.path.as_str() {
+        "/auth/backchannel-logout" => {
+            backchannel::receive(app, req, form.get("logout_token"), now).await
+        }
+        "/auth/device/code" => device::code(app, req, &form, now).await,
+        "/auth/device/token" => device::token(app, &form, now).await,
+        "/auth/device" => device::submit(app, req, headers, &form, now).await,
+        _ => device::revoke(app, req, headers, &form, now).await,
+    }
+}
 
 /// What the router decided.
 pub enum Route {
@@ -52,8 +98,14 @@ pub async fn route(
         (&Method::GET, "/api/auth/providers") => api::providers(app, req),
         (&Method::GET, "/api/auth/me") => api::me(app, req, headers, now).await,
         (&Method::POST, "/api/auth/ws-ticket") => api::ws_ticket(app, req, headers, now).await,
+        (&Method::GET | &Method::HEAD, "/auth/device") => device::page(app, req, headers, now),
+        (&Method::GET | &Method::HEAD, "/auth/devices") => {
+            device::list(app, req, headers, now).await
+        }
+        (&Method::GET | &Method::HEAD, "/auth/link") => link::show(app, req, now).await,
+        (&Method::POST, "/auth/link") => link::redeem(app, req, headers, now).await,
         // nginx's `auth_request` asks with the original request's method.
-        (_, "/auth/verify") => verify::verify(app, req, headers, method, now),
+        (_, "/auth/verify") => verify::verify(app, req, headers, method, now).await,
         (_, "/auth/logout") => {
             Reply::text(405, "Use POST to sign out\n").header("allow", "POST".into())
         }

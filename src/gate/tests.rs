@@ -219,7 +219,7 @@ async fn a_session_is_forwarded_with_a_clean_request() {
     assert_eq!(claims.email.as_deref(), Some("ada@example.com"));
 
     let mut upstream: RequestHeader = session.req_header().clone();
-    forward::rewrite(&app, req, passage.claims(), &mut upstream).unwrap();
+    forward::rewrite(&app, req, passage, &mut upstream).unwrap();
     let h = |name: &str| {
         upstream
             .headers

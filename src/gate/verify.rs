@@ -105,7 +105,7 @@ fn split_target(req: &RequestInfo, uri: &str) -> Option<(String, Option<String>)
 }
 
 /// Answers a front's question about the request it holds.
-pub fn verify(
+pub async fn verify(
     app: &App,
     req: &RequestInfo,
     headers: &HeaderMap,
@@ -144,6 +144,14 @@ pub fn verify(
                 &json!({"error": "cross_origin", "detail": "Forbidden: cross-origin request"}),
             );
         }
+    }
+    match super::bearer::authenticate(app, req, headers, now).await {
+        super::bearer::Bearer::Valid(claims) => {
+            return identity(app, req, &claims, now)
+                .unwrap_or_else(|| Reply::json(503, &json!({"error": "assertion_unavailable"})))
+        }
+        super::bearer::Bearer::Refused(reply) => return reply,
+        super::bearer::Bearer::Absent => {}
     }
     let upgrade = headers.contains_key("sec-websocket-key") || headers.contains_key("upgrade");
     if upgrade && !crate::request::same_origin_upgrade(&req.origin, headers) {

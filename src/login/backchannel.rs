@@ -8,7 +8,6 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use bytes::Bytes;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -19,9 +18,6 @@ use crate::reply::Reply;
 use crate::request::RequestInfo;
 use crate::session::SessionClaims;
 use crate::store::StoreError;
-
-/// The largest body accepted: a logout token is a few hundred bytes.
-pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// The store set of portcullis sessions an IdP session (`kind` "sid") or
 /// subject ("sub") produced; the IdP's value is hashed to a fixed length.
@@ -60,21 +56,14 @@ fn refusal(status: u16, description: &str) -> Reply {
     )
 }
 
-/// Handles the IdP's POST. `body` is the form it sent, or why it was not read.
-pub async fn receive(app: &App, req: &RequestInfo, body: Result<Bytes, Reply>, now: i64) -> Reply {
-    let body = match body {
-        Ok(body) => body,
-        Err(reply) => return reply,
-    };
-    let Some(token) = url::form_urlencoded::parse(&body)
-        .find(|(k, _)| k == "logout_token")
-        .map(|(_, v)| v.into_owned())
-    else {
+/// Handles the IdP's POST, whose form carries the `logout_token`.
+pub async fn receive(app: &App, req: &RequestInfo, token: Option<&String>, now: i64) -> Reply {
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
         return refusal(400, "the request carries no logout_token");
     };
     let mut verdict = None;
     for provider in app.providers.iter() {
-        if let Some(result) = provider.verify_logout_token(&token, now).await {
+        if let Some(result) = provider.verify_logout_token(token, now).await {
             verdict = Some((provider.id().to_string(), result));
             break;
         }

@@ -1,4 +1,5 @@
-//! Server-rendered HTML: the login page and the error pages. No JavaScript, no
+//! Server-rendered HTML: the login page, the error pages, and the form pages of
+//! device pairing and one-time links ([`FormPage`]). No JavaScript, no
 //! external resources; every interpolated value is escaped.
 
 use std::fmt::Write;
@@ -37,13 +38,33 @@ a.button{display:block;text-align:center;padding:.75rem 1rem;margin:.6rem 0;bord
 background:#3b82f6;color:#fff;text-decoration:none;font-weight:600}a.button:hover{background:#2563eb}\
 .banner{background:#78350f;color:#fde68a;padding:.6rem .8rem;border-radius:8px;font-size:.9rem;margin-bottom:1.2rem}\
 .muted{font-size:.8rem;color:#64748b;margin-top:1.5rem}\
-a.button.unavailable{background:#475569}.note{font-size:.85rem;color:#fbbf24;margin:-.2rem 0 .8rem}";
+a.button.unavailable{background:#475569}.note{font-size:.85rem;color:#fbbf24;margin:-.2rem 0 .8rem}\
+form{margin:0}button{display:block;width:100%;padding:.75rem 1rem;margin:.6rem 0;border:0;border-radius:9px;\
+background:#3b82f6;color:#fff;font:inherit;font-weight:600;cursor:pointer}button:hover{background:#2563eb}\
+button.secondary{background:#334155}button.secondary:hover{background:#475569}\
+button.danger{background:#b91c1c;width:auto;padding:.4rem .8rem;margin:0}\
+label{display:block;font-size:.9rem;color:#cbd5e1;margin-bottom:.4rem}\
+input[type=text]{box-sizing:border-box;width:100%;padding:.7rem .8rem;border-radius:9px;border:1px solid #475569;\
+background:#0f172a;color:#f8fafc;font:600 1.4rem ui-monospace,monospace;letter-spacing:.15em;text-align:center;text-transform:uppercase}\
+dl{display:grid;grid-template-columns:auto 1fr;gap:.35rem 1rem;margin:0 0 1.2rem;font-size:.95rem}\
+dt{color:#94a3b8}dd{margin:0;color:#f8fafc;word-break:break-word}\
+.error{background:#7f1d1d;color:#fecaca;padding:.6rem .8rem;border-radius:8px;font-size:.9rem;margin-bottom:1rem}\
+table{width:100%;border-collapse:collapse;font-size:.9rem;margin-bottom:1rem}td,th{text-align:left;padding:.4rem .3rem;border-bottom:1px solid #334155}\
+th{color:#94a3b8;font-weight:500}";
 
 fn layout(title: &str, body: &str) -> String {
+    layout_with(title, body, "no-referrer")
+}
+
+/// The page around `body`. `referrer` is the page's referrer policy: pages
+/// with a form need one that still sends `Origin` on their POST (under
+/// `no-referrer` a browser sends `Origin: null`, which the gate refuses), and
+/// `strict-origin` does, without ever sending the page's path or query.
+fn layout_with(title: &str, body: &str, referrer: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-<meta name=\"referrer\" content=\"no-referrer\"><title>{}</title><style>{STYLE}</style></head>\
+<meta name=\"referrer\" content=\"{referrer}\"><title>{}</title><style>{STYLE}</style></head>\
 <body><main>{body}</main></body></html>",
         escape(title)
     )
@@ -88,6 +109,116 @@ pub fn error_page(title: &str, message: &str, link: Option<(&str, &str)>) -> Str
         );
     }
     layout(title, &body)
+}
+
+/// The referrer policy of pages with a form (see [`layout_with`]).
+pub const FORM_REFERRER_POLICY: &str = "strict-origin";
+
+/// A page of portcullis's own with a form: built from escaped parts.
+pub struct FormPage {
+    title: String,
+    body: String,
+}
+
+impl FormPage {
+    pub fn new(title: &str) -> Self {
+        Self {
+            title: title.to_string(),
+            body: format!("<h1>{}</h1>", escape(title)),
+        }
+    }
+
+    /// A paragraph.
+    pub fn text(mut self, text: &str) -> Self {
+        let _ = write!(self.body, "<p>{}</p>", escape(text));
+        self
+    }
+
+    /// A warning above the form.
+    pub fn error(mut self, text: &str) -> Self {
+        let _ = write!(self.body, "<div class=\"error\">{}</div>", escape(text));
+        self
+    }
+
+    /// Label and value pairs (what is asking, and from where).
+    pub fn facts(mut self, rows: &[(&str, &str)]) -> Self {
+        self.body.push_str("<dl>");
+        for (k, v) in rows {
+            let _ = write!(self.body, "<dt>{}</dt><dd>{}</dd>", escape(k), escape(v));
+        }
+        self.body.push_str("</dl>");
+        self
+    }
+
+    /// A POST form to `action` (`None`: this page's own URL) with hidden fields
+    /// and an optional text input, ending in `buttons`: (name, value, label,
+    /// class).
+    pub fn form(
+        mut self,
+        action: Option<&str>,
+        hidden: &[(&str, &str)],
+        input: Option<(&str, &str, &str)>,
+        buttons: &[(&str, &str, &str, &str)],
+    ) -> Self {
+        match action {
+            Some(a) => {
+                let _ = write!(self.body, "<form method=\"post\" action=\"{}\">", escape(a));
+            }
+            None => self.body.push_str("<form method=\"post\">"),
+        }
+        for (name, value) in hidden {
+            let _ = write!(
+                self.body,
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape(name),
+                escape(value)
+            );
+        }
+        if let Some((name, label, value)) = input {
+            let _ = write!(
+                self.body,
+                "<label for=\"{n}\">{}</label><input type=\"text\" id=\"{n}\" name=\"{n}\" value=\"{}\" autocomplete=\"off\" autocapitalize=\"characters\" spellcheck=\"false\" maxlength=\"16\" required autofocus>",
+                escape(label),
+                escape(value),
+                n = escape(name),
+            );
+        }
+        for (name, value, label, class) in buttons {
+            let _ = write!(
+                self.body,
+                "<button type=\"submit\" name=\"{}\" value=\"{}\" class=\"{}\">{}</button>",
+                escape(name),
+                escape(value),
+                escape(class),
+                escape(label)
+            );
+        }
+        self.body.push_str("</form>");
+        self
+    }
+
+    /// Markup already built from escaped parts (a table of devices).
+    pub fn html(mut self, html: &str) -> Self {
+        self.body.push_str(html);
+        self
+    }
+
+    /// A link styled as a button.
+    pub fn link(mut self, href: &str, text: &str) -> Self {
+        let _ = write!(
+            self.body,
+            "<a class=\"button\" href=\"{}\">{}</a>",
+            escape(href),
+            escape(text)
+        );
+        self
+    }
+
+    pub fn render(mut self) -> String {
+        self.body
+            .push_str("<p class=\"muted\">Protected by portcullis</p>");
+        layout_with(&self.title, &self.body, FORM_REFERRER_POLICY)
+    }
 }
 
 #[cfg(test)]

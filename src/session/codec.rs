@@ -28,6 +28,10 @@ pub enum Purpose {
     Pkce,
     /// A session's IdP tokens, kept in the store for logout.
     Tokens,
+    /// A paired device's bearer token.
+    DeviceToken,
+    /// A one-time sign-in link.
+    Link,
 }
 
 impl Purpose {
@@ -36,6 +40,8 @@ impl Purpose {
             Purpose::Session => b"portcullis session cookie v1",
             Purpose::Pkce => b"portcullis pkce cookie v1",
             Purpose::Tokens => b"portcullis idp tokens v1",
+            Purpose::DeviceToken => b"portcullis device token v1",
+            Purpose::Link => b"portcullis sign-in link v1",
         }
     }
 
@@ -43,7 +49,9 @@ impl Purpose {
     /// (which never travel in a header).
     fn max_len(self) -> usize {
         match self {
-            Purpose::Session | Purpose::Pkce => MAX_SEALED_LEN,
+            Purpose::Session | Purpose::Pkce | Purpose::DeviceToken | Purpose::Link => {
+                MAX_SEALED_LEN
+            }
             Purpose::Tokens => 64 * 1024,
         }
     }

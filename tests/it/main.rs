@@ -16,6 +16,7 @@ mod backchannel;
 mod behind_tls;
 mod browser;
 mod cli;
+mod clients;
 mod fleet;
 mod forward_auth;
 mod gate_flow;

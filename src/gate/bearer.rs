@@ -1,0 +1,116 @@
+//! `Authorization: Bearer` on a request: an API token or a paired device's
+//! token, judged with no store round trip when it is right. A wrong one is
+//! audited and counted per client IP in the store, so the limit (20 a minute,
+//! then 429 for a minute) holds across instances.
+
+use http::HeaderMap;
+use serde_json::json;
+
+use super::auth::store_unavailable_as;
+use crate::app::App;
+use crate::audit::{AuditEvent, AuditKind};
+use crate::bearer::{presented, Holder};
+use crate::reply::Reply;
+use crate::request::RequestInfo;
+use crate::session::SessionClaims;
+use crate::store::Verdict;
+
+/// Wrong tokens one client IP may send in a minute before it is refused.
+pub const WRONG_TOKENS_PER_MINUTE: u64 = 20;
+
+/// What a request's bearer token says.
+pub enum Bearer {
+    /// No bearer token of portcullis's (none, or the dashboard's own).
+    Absent,
+    Valid(SessionClaims),
+    /// Wrong, revoked, expired or no longer allowed: the 401 (or 429, 503).
+    Refused(Reply),
+}
+
+pub async fn authenticate(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -> Bearer {
+    let Some(token) = presented(headers) else {
+        return Bearer::Absent;
+    };
+    if !app.bearers.is_ours(token) {
+        return Bearer::Absent;
+    }
+    let (reason, device) = match app.bearers.holder(token, now) {
+        Some(Holder::Api(name)) => match app.bearers.api_session(&name, now) {
+            Some(claims) => return Bearer::Valid(claims),
+            None => ("invalid_or_expired", None),
+        },
+        Some(Holder::Device(device)) => match app.store.revocations().check(&device.did, now) {
+            Verdict::Stale => return Bearer::Refused(store_unavailable_as(true)),
+            Verdict::Revoked => ("revoked", Some(device)),
+            Verdict::Live => {
+                let claims = device.session();
+                if app.access.check(&claims.person()).is_err() {
+                    ("no_longer_allowed", Some(device))
+                } else {
+                    record_use(app, &device.did, device.exp, now);
+                    return Bearer::Valid(claims);
+                }
+            }
+        },
+        None => ("invalid_or_expired", None),
+    };
+    let mut event = AuditEvent::new(AuditKind::TokenRejected, req.client_ip).reason(reason);
+    if let Some(d) = &device {
+        event = event.provider(&d.provider).user(&d.sub).device(&d.label);
+    }
+    app.audit.emit(event);
+    Bearer::Refused(refuse(app, req, now).await)
+}
+
+/// Writes a device's "last used", off the request's path, at most once a minute.
+fn record_use(app: &App, did: &str, exp: i64, now: i64) {
+    if !app.bearers.use_is_due(did, now) {
+        return;
+    }
+    let store = std::sync::Arc::clone(&app.store);
+    let key = crate::pairing::last_used_key(did);
+    tokio::spawn(async move {
+        if let Err(e) = store.put(&key, now.to_string().as_bytes(), exp).await {
+            tracing::debug!(error = %e, "cannot record a device's last use");
+        }
+    });
+}
+
+/// The answer to a wrong token: 401, or 429 once the client IP has sent too many.
+async fn refuse(app: &App, req: &RequestInfo, now: i64) -> Reply {
+    let ip = req
+        .client_ip
+        .map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
+    let blocked = format!("token_block:{ip}");
+    let too_many = || {
+        Reply::json(
+            429,
+            &json!({"error": "too_many_wrong_tokens", "detail": "Too many wrong tokens from this address; try again in a minute"}),
+        )
+        .header("retry-after", "60".into())
+    };
+    match app.store.get(&blocked).await {
+        Ok(Some(_)) => return too_many(),
+        Ok(None) => {}
+        Err(_) => return store_unavailable_as(true),
+    }
+    match app
+        .store
+        .count(&format!("token_wrong:{ip}"), now + 60)
+        .await
+    {
+        Ok(n) if n > WRONG_TOKENS_PER_MINUTE => {
+            if app.store.put(&blocked, b"1", now + 60).await.is_err() {
+                return store_unavailable_as(true);
+            }
+            tracing::warn!(client_ip = %ip, "more than 20 wrong bearer tokens in a minute from one address; refused for a minute on every instance");
+            too_many()
+        }
+        Ok(_) => Reply::json(
+            401,
+            &json!({"error": "invalid_token", "detail": "Unauthorized"}),
+        )
+        .header("www-authenticate", "Bearer error=\"invalid_token\"".into()),
+        Err(_) => store_unavailable_as(true),
+    }
+}

@@ -1,0 +1,495 @@
+//! Device pairing's endpoints (RFC 8628, portcullis as the authorization server):
+//!
+//! - `POST /auth/device/code` and `POST /auth/device/token`: the device's side,
+//!   JSON with RFC 8628's field and error names;
+//! - `GET`/`POST /auth/device`: the person's side, a page to type the code on,
+//!   then one naming what asks (label, address, time) with Approve and Deny;
+//! - `GET`/`POST /auth/devices`: the person's paired devices, with revoke.
+//!
+//! The pages need a session and are same-origin POSTs (the gate refuses a
+//! foreign `Origin` before they run); like every page of portcullis's they carry
+//! `frame-ancestors 'none'`, so an Approve button cannot be clickjacked.
+
+use std::collections::HashMap;
+
+use http::HeaderMap;
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::app::App;
+use crate::audit::{AuditEvent, AuditKind};
+use crate::bearer::{DeviceClaims, DEVICE_TOKEN_SECS};
+use crate::gate::{authenticate, unauthenticated, Auth};
+use crate::login::page::FormPage;
+use crate::pairing::{self, Grant, Pending, Poll};
+use crate::redirect::{DEVICES_PAGE, PAIRING_PAGE};
+use crate::reply::Reply;
+use crate::request::RequestInfo;
+use crate::secret::random_token;
+use crate::session::SessionClaims;
+
+/// A form body, decoded.
+pub type Form = HashMap<String, String>;
+
+/// The grant type a device polls with.
+const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+/// Longest device label kept.
+const MAX_LABEL: usize = 64;
+
+fn oauth_error(status: u16, error: &str, description: &str) -> Reply {
+    Reply::json(
+        status,
+        &json!({"error": error, "error_description": description}),
+    )
+}
+
+fn store_down_json() -> Reply {
+    oauth_error(
+        503,
+        "temporarily_unavailable",
+        "the session store cannot be reached; try again shortly",
+    )
+}
+
+fn store_down_page() -> Reply {
+    Reply::form_page(
+        503,
+        FormPage::new("Try again in a moment")
+            .text("Pairing needs the session store, which cannot be reached right now.")
+            .render(),
+    )
+}
+
+fn disabled_json() -> Reply {
+    oauth_error(404, "pairing_disabled", "device pairing is turned off here")
+}
+
+fn disabled_page() -> Reply {
+    Reply::form_page(
+        404,
+        FormPage::new("Device pairing is off")
+            .text("This dashboard does not pair devices. Its operator can turn pairing on with [pairing] enabled = true.")
+            .render(),
+    )
+}
+
+/// A device label as shown to people: printable, at most 64 characters.
+fn label(raw: Option<&String>) -> String {
+    let clean: String = raw
+        .map(|s| s.trim())
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_LABEL)
+        .collect();
+    if clean.is_empty() {
+        "unnamed device".into()
+    } else {
+        clean
+    }
+}
+
+fn client_ip(req: &RequestInfo) -> String {
+    req.client_ip
+        .map_or_else(|| "unknown".into(), |ip| ip.to_string())
+}
+
+/// A Unix time as a person reads it.
+fn when(ts: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    OffsetDateTime::from_unix_timestamp(ts)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// `POST /auth/device/code`: a device asks to be paired.
+pub async fn code(app: &App, req: &RequestInfo, form: &Form, now: i64) -> Reply {
+    if !app.config.pairing.enabled {
+        return disabled_json();
+    }
+    let label = label(form.get("name"));
+    let ttl = app.config.pairing.code_ttl.as_secs() as i64;
+    let (device_code, user_code) =
+        match pairing::start(&*app.store, &label, &client_ip(req), now, ttl).await {
+            Ok(codes) => codes,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start a pairing: the store cannot be reached");
+                return store_down_json();
+            }
+        };
+    app.audit
+        .emit(AuditEvent::new(AuditKind::DeviceCodeIssued, req.client_ip).device(&label));
+    let shown = pairing::display(&user_code);
+    let verification_uri = req.origin.url(PAIRING_PAGE);
+    Reply::json(
+        200,
+        &json!({
+            "device_code": device_code,
+            "user_code": shown,
+            "verification_uri": verification_uri,
+            "verification_uri_complete": format!("{verification_uri}?user_code={shown}"),
+            "expires_in": ttl,
+            "interval": pairing::INTERVAL_SECS,
+        }),
+    )
+}
+
+/// `POST /auth/device/token`: a device polls for its token.
+pub async fn token(app: &App, form: &Form, now: i64) -> Reply {
+    if !app.config.pairing.enabled {
+        return disabled_json();
+    }
+    if form.get("grant_type").map(String::as_str) != Some(DEVICE_GRANT) {
+        return oauth_error(
+            400,
+            "unsupported_grant_type",
+            "grant_type must be urn:ietf:params:oauth:grant-type:device_code",
+        );
+    }
+    let Some(device_code) = form.get("device_code").filter(|c| !c.is_empty()) else {
+        return oauth_error(400, "invalid_request", "device_code is missing");
+    };
+    let polled = match pairing::poll(&*app.store, device_code, now).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot answer a device's poll: the store cannot be reached");
+            return store_down_json();
+        }
+    };
+    match polled {
+        Poll::Pending => oauth_error(
+            400,
+            "authorization_pending",
+            "waiting for a person to approve",
+        ),
+        Poll::SlowDown => oauth_error(
+            400,
+            "slow_down",
+            "polling too fast; wait 5 seconds longer between polls",
+        ),
+        Poll::Denied => oauth_error(400, "access_denied", "the person denied this device"),
+        Poll::Expired => oauth_error(400, "expired_token", "the code expired; start again"),
+        Poll::Unknown => oauth_error(400, "invalid_grant", "unknown device_code"),
+        Poll::Approved(claims) => Reply::json(
+            200,
+            &json!({
+                "access_token": app.bearers.seal_device(&claims),
+                "token_type": "Bearer",
+                "expires_in": claims.exp - now,
+            }),
+        ),
+    }
+}
+
+/// The signed-in person, or the reply that sends them to sign in first.
+fn signed_in(
+    app: &App,
+    req: &RequestInfo,
+    headers: &HeaderMap,
+    now: i64,
+) -> Result<SessionClaims, Reply> {
+    match authenticate(app, req, headers, now) {
+        Ok(Auth::Valid(claims)) => Ok(claims),
+        Ok(auth) => Err(unauthenticated(app, req, headers, &auth)),
+        Err(reply) => Err(reply),
+    }
+}
+
+fn code_form(typed: &str, error: Option<&str>, action: &str) -> FormPage {
+    let mut page = FormPage::new("Pair a device").text(
+        "Type the code the device shows. You will see what is asking before anything is approved.",
+    );
+    if let Some(e) = error {
+        page = page.error(e);
+    }
+    page.form(
+        Some(action),
+        &[],
+        Some(("user_code", "Code", typed)),
+        &[("step", "check", "Continue", "")],
+    )
+}
+
+/// `GET /auth/device`: the page to type a code on (`?user_code=` fills it in,
+/// and still asks).
+pub fn page(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -> Reply {
+    if !app.config.pairing.enabled {
+        return disabled_page();
+    }
+    if let Err(reply) = signed_in(app, req, headers, now) {
+        return reply;
+    }
+    let typed = req
+        .param("user_code")
+        .and_then(|c| pairing::normalize(&c))
+        .map(|c| pairing::display(&c))
+        .unwrap_or_default();
+    Reply::form_page(
+        200,
+        code_form(&typed, None, &req.origin.path(PAIRING_PAGE)).render(),
+    )
+}
+
+/// `POST /auth/device`: a typed code checked, then the person's decision.
+pub async fn submit(
+    app: &App,
+    req: &RequestInfo,
+    headers: &HeaderMap,
+    form: &Form,
+    now: i64,
+) -> Reply {
+    if !app.config.pairing.enabled {
+        return disabled_page();
+    }
+    let person = match signed_in(app, req, headers, now) {
+        Ok(p) => p,
+        Err(reply) => return reply,
+    };
+    let action = req.origin.path(PAIRING_PAGE);
+    let (provider, sub) = (person.provider.as_str(), person.sub.as_str());
+    match pairing::is_locked(&*app.store, provider, sub).await {
+        Ok(false) => {}
+        Ok(true) => return locked(),
+        Err(_) => return store_down_page(),
+    }
+    let typed = form.get("user_code").map(String::as_str).unwrap_or("");
+    let found = match pairing::normalize(typed) {
+        Some(code) => match pairing::lookup(&*app.store, &code, now).await {
+            Ok(found) => found.map(|p| (code, p)),
+            Err(_) => return store_down_page(),
+        },
+        None => None,
+    };
+    let Some((code, pending)) = found else {
+        // Wrong, expired or already used: all the same to a guesser.
+        return match pairing::wrong_code(&*app.store, provider, sub, now).await {
+            Ok((true, _)) => {
+                app.audit.emit(
+                    AuditEvent::new(AuditKind::PairingLocked, req.client_ip)
+                        .provider(provider)
+                        .user(sub)
+                        .reason("five_wrong_codes"),
+                );
+                locked()
+            }
+            Ok((false, left)) => Reply::form_page(
+                400,
+                code_form(
+                    typed,
+                    Some(&format!("That code is not waiting for approval: it is mistyped, expired or already used. {left} more tries before pairing locks for 15 minutes.")),
+                    &action,
+                )
+                .render(),
+            ),
+            Err(_) => store_down_page(),
+        };
+    };
+    match form.get("decision").map(String::as_str) {
+        Some("approve") => approve(app, req, &person, &pending, now).await,
+        Some("deny") => deny(app, req, &person, &pending).await,
+        _ => confirm(&pending, &code, &action),
+    }
+}
+
+fn locked() -> Reply {
+    Reply::form_page(
+        429,
+        FormPage::new("Pairing is locked")
+            .text("Five wrong codes were typed with your account, so pairing is locked for 15 minutes. Check the code on the device's screen and try again later.")
+            .render(),
+    )
+}
+
+/// The page naming what asks to be paired, with Approve and Deny.
+fn confirm(pending: &Pending, code: &str, action: &str) -> Reply {
+    let shown = pairing::display(code);
+    Reply::form_page(
+        200,
+        FormPage::new("Approve this device?")
+            .text("A device asks to act as you on this dashboard. Approve it only if you started this on a device in front of you.")
+            .facts(&[
+                ("Device", &pending.label),
+                ("Code", &shown),
+                ("Asked from", &pending.ip),
+                ("Asked at", &when(pending.created)),
+            ])
+            .form(
+                Some(action),
+                &[("user_code", &shown)],
+                None,
+                &[
+                    ("decision", "approve", "Approve", ""),
+                    ("decision", "deny", "Deny", "secondary"),
+                ],
+            )
+            .render(),
+    )
+}
+
+async fn approve(
+    app: &App,
+    req: &RequestInfo,
+    person: &SessionClaims,
+    pending: &Pending,
+    now: i64,
+) -> Reply {
+    let claims = DeviceClaims {
+        did: format!("dev_{}", random_token(16)),
+        label: pending.label.clone(),
+        sub: person.sub.clone(),
+        email: person.email.clone(),
+        email_verified: person.email_verified,
+        name: person.name.clone(),
+        provider: person.provider.clone(),
+        groups: person.groups.clone(),
+        iat: now,
+        exp: now + DEVICE_TOKEN_SECS,
+    };
+    match pairing::decide(
+        &*app.store,
+        pending,
+        &Grant::Approved(Box::new(claims.clone())),
+    )
+    .await
+    {
+        Ok(true) => {}
+        Ok(false) => return already_decided(),
+        Err(_) => return store_down_page(),
+    }
+    if pairing::remember(&*app.store, &claims, &pending.ip)
+        .await
+        .is_err()
+    {
+        tracing::warn!("cannot add an approved device to its person's list; it works, but cannot be revoked from /auth/devices until the store answers");
+    }
+    app.audit.emit(
+        AuditEvent::new(AuditKind::DeviceApproved, req.client_ip)
+            .provider(&person.provider)
+            .user(&person.sub)
+            .device(&pending.label),
+    );
+    Reply::form_page(
+        200,
+        FormPage::new("Device approved")
+            .text(&format!(
+                "{} is now signed in as you. It picks up its token within a few seconds.",
+                pending.label
+            ))
+            .link(&req.origin.path(DEVICES_PAGE), "Your paired devices")
+            .render(),
+    )
+}
+
+async fn deny(app: &App, req: &RequestInfo, person: &SessionClaims, pending: &Pending) -> Reply {
+    match pairing::decide(&*app.store, pending, &Grant::Denied).await {
+        Ok(true) => {}
+        Ok(false) => return already_decided(),
+        Err(_) => return store_down_page(),
+    }
+    app.audit.emit(
+        AuditEvent::new(AuditKind::DeviceDenied, req.client_ip)
+            .provider(&person.provider)
+            .user(&person.sub)
+            .device(&pending.label),
+    );
+    Reply::form_page(
+        200,
+        FormPage::new("Device denied")
+            .text(&format!(
+                "{} was not paired. Its code is dead.",
+                pending.label
+            ))
+            .render(),
+    )
+}
+
+fn already_decided() -> Reply {
+    Reply::form_page(
+        409,
+        FormPage::new("Already decided")
+            .text("This code was approved or denied already, and cannot be used again.")
+            .render(),
+    )
+}
+
+/// `GET /auth/devices`: the signed-in person's paired devices.
+pub async fn list(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -> Reply {
+    if !app.config.pairing.enabled {
+        return disabled_page();
+    }
+    let person = match signed_in(app, req, headers, now) {
+        Ok(p) => p,
+        Err(reply) => return reply,
+    };
+    let devices = match pairing::devices(&*app.store, &person.provider, &person.sub).await {
+        Ok(d) => d,
+        Err(_) => return store_down_page(),
+    };
+    let action = crate::login::page::escape(&req.origin.path(DEVICES_PAGE));
+    let mut page = FormPage::new("Your paired devices");
+    if devices.is_empty() {
+        page = page.text("No device is paired with your account.");
+    } else {
+        let mut table = String::from(
+            "<table><tr><th>Device</th><th>Paired</th><th>Last used</th><th></th></tr>",
+        );
+        for (d, used) in &devices {
+            table.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td><form method=\"post\" action=\"{action}\"><button type=\"submit\" class=\"danger\" name=\"revoke\" value=\"{}\">Revoke</button></form></td></tr>",
+                crate::login::page::escape(&d.label),
+                when(d.paired_at),
+                used.map_or_else(|| "never".to_string(), when),
+                crate::login::page::escape(&d.did),
+            ));
+        }
+        table.push_str("</table>");
+        page = page
+            .text("Each of these acts as you until you revoke it. Revoking ends its token everywhere at once.")
+            .html(&table);
+    }
+    Reply::form_page(
+        200,
+        page.link(&req.origin.path("/"), "Back to the dashboard")
+            .render(),
+    )
+}
+
+/// `POST /auth/devices` with `revoke=<device id>`: ends that device's token.
+pub async fn revoke(
+    app: &App,
+    req: &RequestInfo,
+    headers: &HeaderMap,
+    form: &Form,
+    now: i64,
+) -> Reply {
+    if !app.config.pairing.enabled {
+        return disabled_page();
+    }
+    let person = match signed_in(app, req, headers, now) {
+        Ok(p) => p,
+        Err(reply) => return reply,
+    };
+    let Some(did) = form.get("revoke") else {
+        return Reply::form_page(400, FormPage::new("Nothing to revoke").render());
+    };
+    match pairing::revoke(&*app.store, &person.provider, &person.sub, did).await {
+        Ok(Some(paired)) => {
+            app.audit.emit(
+                AuditEvent::new(AuditKind::DeviceRevoked, req.client_ip)
+                    .provider(&person.provider)
+                    .user(&person.sub)
+                    .device(&paired.label),
+            );
+            Reply::redirect(req.origin.path(DEVICES_PAGE)).status(303)
+        }
+        Ok(None) => Reply::form_page(
+            404,
+            FormPage::new("No such device")
+                .text("That device is not paired with your account.")
+                .link(&req.origin.path(DEVICES_PAGE), "Your paired devices")
+                .render(),
+        ),
+        Err(_) => store_down_page(),
+    }
+}

@@ -1,0 +1,753 @@
+//! Clients that are not browsers, against the real binary: API tokens from
+//! `portcullis token`, device pairing (the whole flow in Chromium against the
+//! real `oidc-provider`, a plain HTTP client playing the device), and one-time
+//! sign-in links from `portcullis link`. Lockouts, rate limits and revocations
+//! are checked across two instances sharing a real Redis.
+
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+
+use crate::common::node_idp::{IdpBrowser, NodeIdp};
+use crate::common::redis::Redis;
+use crate::common::{chromium, free_port, run_cli, ws_open, Browser, Proxy, Resp, World, Ws};
+
+const CLIENT: &str = "portcullis-devices";
+const SECRET: &str = "devices-client-secret-0123456789";
+
+fn redis_store(redis: &Redis) -> String {
+    format!(
+        "[store]\nkind = \"redis\"\nurl = \"{}\"\nmax_staleness = \"2s\"\n",
+        redis.url()
+    )
+}
+
+/// A portcullis on `port`, with `rest` added to the config; signing in at the
+/// real IdP when one is given, else at the world's development IdP.
+async fn proxy(world: &World, idp: Option<&NodeIdp>, port: u16, rest: &str) -> Proxy {
+    let mut config = world.config("", rest);
+    if let Some(idp) = idp {
+        config = config
+            .replace(world.idp.issuer(), &idp.issuer)
+            .replace(crate::common::CLIENT_ID, CLIENT)
+            .replace(crate::common::CLIENT_SECRET, SECRET);
+    }
+    Proxy::start_on(port, &config, &[]).await
+}
+
+async fn form(proxy: &Proxy, path: &str, fields: &[(&str, &str)]) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .post(proxy.url(path))
+        .form(fields)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// The device asks to be paired.
+async fn device_code(proxy: &Proxy, name: &str) -> Value {
+    let (status, body) = form(proxy, "/auth/device/code", &[("name", name)]).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// The device polls once.
+async fn poll(proxy: &Proxy, code: &Value) -> (u16, Value) {
+    form(
+        proxy,
+        "/auth/device/token",
+        &[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("device_code", code["device_code"].as_str().unwrap()),
+        ],
+    )
+    .await
+}
+
+async fn bearer_get(proxy: &Proxy, path: &str, token: &str) -> Resp {
+    let mut b = Browser::new();
+    b.send(
+        b.client()
+            .get(proxy.url(path))
+            .header("authorization", format!("Bearer {token}")),
+    )
+    .await
+}
+
+/// A WebSocket opened with a bearer token and no `Origin`, as a CLI opens one.
+async fn bearer_ws(proxy: &Proxy, token: &str) -> Result<Ws, u16> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://{}/ws", proxy.addr)
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
+        Err(e) => panic!("unexpected websocket error: {e}"),
+    }
+}
+
+async fn closes_within(ws: &mut Ws, limit: Duration) -> bool {
+    tokio::time::timeout(limit, async {
+        while let Some(Ok(msg)) = ws.next().await {
+            if msg.is_close() {
+                break;
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+/// A person's POST of the pairing page's form, same-origin as a browser sends it.
+async fn submit(b: &mut Browser, proxy: &Proxy, fields: &[(&str, &str)]) -> Resp {
+    b.send(
+        b.client()
+            .post(proxy.url("/auth/device"))
+            .header("origin", proxy.url(""))
+            .form(fields),
+    )
+    .await
+}
+
+fn user_code(code: &Value) -> &str {
+    code["user_code"].as_str().unwrap()
+}
+
+// ---------------------------------------------------------------- API tokens
+
+/// `portcullis token --name NAME`: the token, and the config lines to paste.
+fn minted_token(name: &str) -> (String, String) {
+    let out = run_cli(&["token", "--name", name], None, &[]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let token = text.lines().next().unwrap().to_string();
+    let lines: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("[[tokens]]"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(token.starts_with("pct_") && token.len() > 40, "{text}");
+    assert!(lines.contains("sha256 = \""), "{text}");
+    (token, lines)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pasted_api_token_passes_as_its_subject_and_never_reaches_the_upstream() {
+    let world = World::new().await;
+    let (token, lines) = minted_token("desk-display");
+    let p = proxy(&world, None, free_port(), &lines).await;
+
+    let r = bearer_get(&p, "/api/echo", &token).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let seen = &r.json()["headers"];
+    assert_eq!(seen["x-forwarded-user"], "desk-display");
+    assert!(
+        seen.get("authorization").is_none(),
+        "the token stays at the gate: {seen}"
+    );
+
+    // A wrong one: 401 JSON, never a redirect, even for a page view.
+    let mut b = Browser::new();
+    let wrong = b
+        .send(
+            b.client()
+                .get(p.url("/some/page"))
+                .header("authorization", "Bearer pct_not-a-real-token")
+                .header("sec-fetch-mode", "navigate"),
+        )
+        .await;
+    assert_eq!(wrong.status, 401, "{}", wrong.body);
+    assert_eq!(wrong.json()["error"], "invalid_token");
+    let line = p.audit_event("token_rejected").await;
+    assert_eq!(line["reason"], "invalid_or_expired");
+    assert!(!p
+        .audit_raw_when("token_rejected")
+        .await
+        .contains("not-a-real-token"));
+
+    // The dashboard's own bearer token is not portcullis's: it passes untouched
+    // behind a session.
+    let mut person = Browser::new();
+    person.sign_in(&p, "/", "ada@example.com").await;
+    let r = person
+        .send(
+            person
+                .client()
+                .get(p.url("/api/echo"))
+                .header("authorization", "Bearer the-dashboards-own"),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.json()["headers"]["authorization"],
+        "Bearer the-dashboards-own"
+    );
+    assert!(
+        !p.stderr().contains(&token),
+        "the token never reaches a log line"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bearer_websocket_needs_no_origin_and_a_cookie_one_still_does() {
+    let world = World::new().await;
+    let (token, lines) = minted_token("cli");
+    let p = proxy(&world, None, free_port(), &lines).await;
+    assert!(
+        bearer_ws(&p, &token).await.is_ok(),
+        "bearer, no Origin: 101"
+    );
+    assert_eq!(bearer_ws(&p, "pct_wrong").await.err(), Some(401));
+    let mut person = Browser::new();
+    person.sign_in(&p, "/", "ada@example.com").await;
+    let cookie = person
+        .cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    assert_eq!(
+        ws_open(&p, "/ws", Some(&cookie), None).await.err(),
+        Some(401),
+        "cookie, no Origin"
+    );
+    assert!(ws_open(&p, "/ws", Some(&cookie), Some(&p.url("")))
+        .await
+        .is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn twenty_wrong_tokens_a_minute_from_one_address_trip_the_limit_on_every_instance() {
+    let world = World::new().await;
+    let redis = Redis::start();
+    let (token, lines) = minted_token("desk");
+    let rest = format!("{}{lines}", redis_store(&redis));
+    let a = proxy(&world, None, free_port(), &rest).await;
+    let b = proxy(&world, None, free_port(), &rest).await;
+    for i in 0..20 {
+        let on = if i % 2 == 0 { &a } else { &b };
+        assert_eq!(
+            bearer_get(on, "/api/echo", "pct_guess").await.status,
+            401,
+            "wrong token {i}"
+        );
+    }
+    for on in [&a, &b] {
+        let r = bearer_get(on, "/api/echo", "pct_guess").await;
+        assert_eq!(r.status, 429, "the 21st, on either instance: {}", r.body);
+        assert_eq!(r.header("retry-after"), Some("60"));
+    }
+    // The right token is no guess: it still passes.
+    assert_eq!(bearer_get(&a, "/api/echo", &token).await.status, 200);
+}
+
+// ---------------------------------------------------------------- pairing
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_device_pairs_through_a_person_in_chromium_and_revoking_ends_it_everywhere() {
+    let world = World::new().await;
+    let redis = Redis::start();
+    let (pa, pb) = (free_port(), free_port());
+    let callbacks = [pa, pb].map(|p| format!("http://127.0.0.1:{p}/auth/callback"));
+    let idp = NodeIdp::start(CLIENT, SECRET, &callbacks);
+    let a = proxy(&world, Some(&idp), pa, &redis_store(&redis)).await;
+    let b = proxy(&world, Some(&idp), pb, &redis_store(&redis)).await;
+
+    // The device asks; its code is shown on its screen.
+    let code = device_code(&a, "kitchen-display").await;
+    assert_eq!(code["verification_uri"], a.url("/auth/device"));
+    assert_eq!(
+        code["verification_uri_complete"],
+        format!("{}?user_code={}", a.url("/auth/device"), user_code(&code))
+    );
+    assert_eq!(code["interval"], 5);
+    let shown = user_code(&code);
+    assert!(
+        shown.len() == 9
+            && shown.as_bytes()[4] == b'-'
+            && shown
+                .chars()
+                .filter(|c| *c != '-')
+                .all(|c| "BCDFGHJKLMNPQRSTVWXZ".contains(c)),
+        "{shown}"
+    );
+    let first_poll = Instant::now();
+    assert_eq!(
+        poll(&b, &code).await.1["error"],
+        "authorization_pending",
+        "any instance answers"
+    );
+    // A second device that polls too fast is told to slow down.
+    let hasty = device_code(&b, "hasty").await;
+    assert_eq!(poll(&b, &hasty).await.1["error"], "authorization_pending");
+    assert_eq!(poll(&a, &hasty).await.1["error"], "slow_down");
+
+    // The person opens verification_uri_complete, signs in, checks and approves.
+    let shots = chromium::output_dir();
+    let seen = chromium::run_script_unchecked(
+        "device.mjs",
+        json!({
+            "startUrl": code["verification_uri_complete"],
+            "login": "alice",
+            "landing": a.url("/auth/device"),
+            "decision": "approve",
+            "devicesUrl": a.url("/auth/devices"),
+            "shots": shots,
+        }),
+    )
+    .await;
+    assert!(seen.get("error").is_none(), "{seen}\n{}", a.stderr());
+    assert!(
+        seen["loginPageUrl"]
+            .as_str()
+            .unwrap()
+            .starts_with(&a.url("/login?next=%2Fauth%2Fdevice%3Fuser_code%3D")),
+        "{seen}"
+    );
+    assert_eq!(seen["codeValue"], shown, "filled in, still asked");
+    let facts = seen["facts"].as_str().unwrap();
+    assert!(
+        facts.contains("kitchen-display") && facts.contains("127.0.0.1") && facts.contains("UTC"),
+        "{facts}"
+    );
+    assert!(
+        seen["csp"]
+            .as_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'"),
+        "{seen}"
+    );
+    assert_eq!(seen["decided"], "Device approved");
+    assert!(
+        seen["devicesBefore"]
+            .as_str()
+            .unwrap()
+            .contains("kitchen-display"),
+        "{seen}"
+    );
+    for png in [
+        "device-code.png",
+        "device-confirm.png",
+        "device-approved.png",
+        "devices.png",
+    ] {
+        assert!(shots.join(png).exists(), "{png}");
+    }
+
+    // The device picks up its token (once), on the other instance.
+    let wait = Duration::from_secs(5).saturating_sub(first_poll.elapsed());
+    tokio::time::sleep(wait).await;
+    let (status, body) = poll(&b, &code).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+    let token = body["access_token"].as_str().unwrap().to_string();
+    assert!(token.starts_with("pcd_"));
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        poll(&a, &code).await.1["error"],
+        "invalid_grant",
+        "answered once"
+    );
+
+    // It acts as alice, on every instance; the token stays at the gate.
+    for p in [&a, &b] {
+        let r = bearer_get(p, "/api/echo", &token).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.json()["headers"]["x-forwarded-user"], "alice");
+        assert!(r.json()["headers"].get("authorization").is_none());
+    }
+    let mut socket = bearer_ws(&b, &token).await.expect("a device's WebSocket");
+
+    // alice revokes it from her list, on A; B refuses it within 2 s.
+    let mut alice = Browser::new();
+    let start = alice.get(&a.url("/auth/login?provider=dev")).await;
+    let back = IdpBrowser::new(&idp.issuer)
+        .walk(start.location(), "alice")
+        .await;
+    alice.get(&back).await;
+    let list = alice.get(&a.url("/auth/devices")).await;
+    assert_eq!(list.status, 200);
+    let at = list
+        .body
+        .find("name=\"revoke\" value=\"")
+        .expect("a revoke button")
+        + 21;
+    let did = &list.body[at..at + list.body[at..].find('"').unwrap()];
+    let revoked = Instant::now();
+    let r = alice
+        .send(
+            alice
+                .client()
+                .post(a.url("/auth/devices"))
+                .header("origin", a.url(""))
+                .form(&[("revoke", did)]),
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    loop {
+        match bearer_get(&b, "/api/echo", &token).await.status {
+            401 => break,
+            200 => assert!(
+                revoked.elapsed() < Duration::from_secs(2),
+                "B still accepts it after 2 s"
+            ),
+            other => panic!("unexpected {other}"),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        closes_within(&mut socket, Duration::from_secs(2)).await,
+        "its WebSocket on B closed"
+    );
+    assert!(
+        revoked.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        revoked.elapsed()
+    );
+    let after = alice.get(&a.url("/auth/devices")).await;
+    assert!(!after.body.contains("kitchen-display"), "{}", after.body);
+    for event in ["device_code_issued", "device_approved", "device_revoked"] {
+        let line = a.audit_event(event).await;
+        assert_eq!(line["device"], "kitchen-display", "{event}: {line}");
+    }
+    let audit =
+        a.audit_raw_when("device_revoked").await + &b.audit_raw_when("token_rejected").await;
+    let secret = code["device_code"].as_str().unwrap();
+    assert!(
+        !audit.contains(secret)
+            && !audit.contains(&token)
+            && !audit.contains(&shown.replace('-', ""))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deny_a_foreign_origin_a_second_approval_and_a_stranger() {
+    let world = World::new().await;
+    let p = proxy(&world, None, free_port(), "").await;
+    let mut ada = Browser::new();
+    ada.sign_in(&p, "/", "ada@example.com").await;
+
+    // Not signed in: the login page, coming back to the code.
+    let code = device_code(&p, "tv").await;
+    let mut stranger = Browser::new();
+    let r = stranger
+        .get(code["verification_uri_complete"].as_str().unwrap())
+        .await;
+    assert_eq!(r.status, 302);
+    assert_eq!(
+        r.location(),
+        format!(
+            "/login?next=%2Fauth%2Fdevice%3Fuser_code%3D{}",
+            user_code(&code)
+        )
+    );
+
+    // An Approve POSTed from another origin (a clickjacking or CSRF page) is refused.
+    let r = ada
+        .send(
+            ada.client()
+                .post(p.url("/auth/device"))
+                .header("origin", "https://evil.example")
+                .form(&[("user_code", user_code(&code)), ("decision", "approve")]),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(poll(&p, &code).await.1["error"], "authorization_pending");
+
+    // The confirmation page, as a person first sees it.
+    let page = submit(
+        &mut ada,
+        &p,
+        &[("user_code", &user_code(&code).to_lowercase())],
+    )
+    .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Approve this device?") && page.body.contains("tv"));
+    assert!(page
+        .header("content-security-policy")
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
+    assert!(page.header("cache-control").unwrap().contains("no-store"));
+    assert!(!page.body.contains(code["device_code"].as_str().unwrap()));
+
+    // Deny: the device hears access_denied.
+    let r = submit(
+        &mut ada,
+        &p,
+        &[("user_code", user_code(&code)), ("decision", "deny")],
+    )
+    .await;
+    assert!(r.body.contains("Device denied"), "{}", r.body);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(poll(&p, &code).await.1["error"], "access_denied");
+    assert_eq!(
+        p.audit_event("device_denied").await["user_id"],
+        ada_id(&mut ada, &p).await
+    );
+
+    // An approved code cannot be approved again.
+    let code = device_code(&p, "lamp").await;
+    let fields = [("user_code", user_code(&code)), ("decision", "approve")];
+    assert!(submit(&mut ada, &p, &fields)
+        .await
+        .body
+        .contains("Device approved"));
+    let again = submit(&mut ada, &p, &fields).await;
+    assert_eq!(again.status, 400, "{}", again.body);
+    assert!(again.body.contains("not waiting for approval"));
+    let (status, body) = poll(&p, &code).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+async fn ada_id(ada: &mut Browser, p: &Proxy) -> Value {
+    ada.get(&p.url("/api/auth/me")).await.json()["user_id"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_fifth_wrong_code_locks_pairing_for_that_person_on_both_instances() {
+    let world = World::new().await;
+    let redis = Redis::start();
+    let a = proxy(&world, None, free_port(), &redis_store(&redis)).await;
+    let b = proxy(&world, None, free_port(), &redis_store(&redis)).await;
+    let mut ada = Browser::new();
+    ada.sign_in(&a, "/", "ada@example.com").await;
+    let code = device_code(&a, "tv").await;
+    for (i, on) in [&a, &b, &a, &b].into_iter().enumerate() {
+        let r = submit(&mut ada, on, &[("user_code", "BCDF-GHJK")]).await;
+        assert_eq!(r.status, 400, "wrong code {i}: {}", r.body);
+        assert!(
+            r.body.contains(&format!("{} more tries", 4 - i)),
+            "{}",
+            r.body
+        );
+    }
+    let r = submit(&mut ada, &b, &[("user_code", "BCDF-GHJK")]).await;
+    assert_eq!(r.status, 429, "the fifth locks: {}", r.body);
+    for on in [&a, &b] {
+        let r = submit(&mut ada, on, &[("user_code", user_code(&code))]).await;
+        assert_eq!(r.status, 429, "locked, even for the right code");
+    }
+    assert_eq!(
+        b.audit_event("pairing_locked").await["reason"],
+        "five_wrong_codes"
+    );
+    // Someone else may still pair.
+    let mut bob = Browser::new();
+    bob.sign_in(&a, "/", "bob@example.com").await;
+    let r = submit(&mut bob, &b, &[("user_code", user_code(&code))]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pairing_can_be_turned_off() {
+    let world = World::new().await;
+    let p = proxy(&world, None, free_port(), "[pairing]\nenabled = false\n").await;
+    let (status, body) = form(&p, "/auth/device/code", &[("name", "tv")]).await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"], "pairing_disabled");
+}
+
+/// The slow tier: a code waits `pairing.code_ttl` (at least a minute), then dies.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "waits a minute for a pairing code to expire"]
+async fn an_expired_code_gives_expired_token() {
+    let world = World::new().await;
+    let p = proxy(&world, None, free_port(), "[pairing]\ncode_ttl = \"1m\"\n").await;
+    let mut ada = Browser::new();
+    ada.sign_in(&p, "/", "ada@example.com").await;
+    let code = device_code(&p, "tv").await;
+    assert_eq!(code["expires_in"], 60);
+    tokio::time::sleep(Duration::from_secs(61)).await;
+    assert_eq!(poll(&p, &code).await.1["error"], "expired_token");
+    let r = submit(
+        &mut ada,
+        &p,
+        &[("user_code", user_code(&code)), ("decision", "approve")],
+    )
+    .await;
+    assert_eq!(
+        r.status, 400,
+        "an expired code cannot be approved: {}",
+        r.body
+    );
+}
+
+// ---------------------------------------------------------------- links
+
+const LINKS_ON: &str = "[links]\nenabled = true\n";
+
+fn with_public_url(config: String, port: u16) -> String {
+    config.replace(
+        "listen = \"{listen}\"",
+        &format!("listen = \"{{listen}}\"\npublic_url = \"http://127.0.0.1:{port}\""),
+    )
+}
+
+/// `portcullis link --as EMAIL` for a gate on `port`.
+fn minted_link(world: &World, port: u16, email: &str, extra: &str) -> std::process::Output {
+    let config = with_public_url(world.config("", &format!("{LINKS_ON}{extra}")), port)
+        .replace("{listen}", &format!("127.0.0.1:{port}"));
+    run_cli(&["link", "--as", email], Some(&config), &[])
+}
+
+async fn link_proxy(world: &World, port: u16, rest: &str) -> Proxy {
+    let config = with_public_url(world.config("", rest), port);
+    Proxy::start_on(port, &config, &[]).await
+}
+
+async fn post_link(url: &str) -> Resp {
+    let mut b = Browser::new();
+    b.send(b.client().post(url)).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_one_time_link_shows_a_page_then_signs_in_once() {
+    let world = World::new().await;
+    let port = free_port();
+    let out = minted_link(
+        &world,
+        port,
+        "ada@example.com",
+        "[access]\nallowed_domains = [\"example.com\"]\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let url = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(
+        url.starts_with(&format!("http://127.0.0.1:{port}/auth/link?token=")),
+        "{url}"
+    );
+    let token = url.split("token=").nth(1).unwrap().to_string();
+    let p = link_proxy(
+        &world,
+        port,
+        &format!("{LINKS_ON}[access]\nallowed_domains = [\"example.com\"]\n"),
+    )
+    .await;
+
+    // A link previewer's GET consumes nothing, however often.
+    for _ in 0..2 {
+        let page = reqwest::get(&url).await.unwrap();
+        assert_eq!(page.status(), 200);
+        assert_eq!(
+            page.headers()["referrer-policy"],
+            "strict-origin",
+            "no path or query leaves the page"
+        );
+        let body = page.text().await.unwrap();
+        assert!(body.contains("Sign in as ada@example.com"), "{body}");
+        assert!(!body.contains(&token), "the page never holds the token");
+    }
+    let shot = chromium::output_dir().join("link-confirm.png");
+    chromium::run_script("screenshot.mjs", json!({"url": url, "path": shot})).await;
+
+    // The POST signs in and lands on `/`.
+    let mut b = Browser::new();
+    let r = b.send(b.client().post(&url)).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location(), "/");
+    let me = b.get(&p.url("/api/auth/me")).await.json();
+    assert_eq!(me["user_id"], "ada@example.com");
+    assert_eq!(me["provider"], "link");
+    assert_eq!(
+        p.audit_event("link_redeemed").await["user_id"],
+        "ada@example.com"
+    );
+
+    // Once.
+    let again = post_link(&url).await;
+    assert_eq!(again.status, 400);
+    assert!(again.body.contains("used already"), "{}", again.body);
+    // Waits for the line (and fails without it).
+    p.audit_with_reason("link_rejected", "used").await;
+    // A tampered one.
+    let mut bytes = token.clone().into_bytes();
+    bytes[10] = if bytes[10] == b'A' { b'B' } else { b'A' };
+    let tampered = url.replace(&token, &String::from_utf8(bytes).unwrap());
+    assert_eq!(post_link(&tampered).await.status, 400);
+    assert_eq!(reqwest::get(&tampered).await.unwrap().status(), 400);
+
+    let raw = p.audit_raw_when("link_redeemed").await;
+    assert!(
+        !raw.contains(&token) && !p.stderr().contains(&token),
+        "the link never reaches a log line"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_disabled_or_disallowed_link_is_refused() {
+    let world = World::new().await;
+    let port = free_port();
+    let rest = format!("{LINKS_ON}[access]\nallowed_emails = [\"ada@example.com\"]\n");
+    let p = link_proxy(&world, port, &rest).await;
+    let codec = portcullis::session::codec::Codec::new(
+        portcullis::session::codec::Purpose::Link,
+        &portcullis::secret::Secret::new(crate::common::SECRET),
+        &[],
+    );
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let link = |email: &str, ttl: i64| {
+        p.url(&format!(
+            "/auth/link?token={}",
+            portcullis::login::link::mint(&codec, email, ttl, now)
+        ))
+    };
+    let expired = post_link(&link("ada@example.com", -5)).await;
+    assert_eq!(expired.status, 400);
+    assert!(expired.body.contains("expired"), "{}", expired.body);
+    let stranger = post_link(&link("eve@example.com", 600)).await;
+    assert_eq!(stranger.status, 403, "outside [access]: {}", stranger.body);
+    p.audit_with_reason("link_rejected", "not_allowed").await;
+    // The CLI refuses to make that link at all.
+    let out = minted_link(
+        &world,
+        free_port(),
+        "eve@example.com",
+        "[access]\nallowed_emails = [\"ada@example.com\"]\n",
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[access]"));
+
+    // Links off: the same link is refused, and the CLI says how to turn them on.
+    let off_port = free_port();
+    let off = link_proxy(&world, off_port, "").await;
+    let r = post_link(&off.url(&format!(
+        "/auth/link?token={}",
+        portcullis::login::link::mint(&codec, "ada@example.com", 600, now)
+    )))
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("links are off"), "{}", r.body);
+    let config = with_public_url(world.config("", ""), off_port).replace("{listen}", "127.0.0.1:1");
+    let out = run_cli(&["link", "--as", "ada@example.com"], Some(&config), &[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[links] enabled = true"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_racing_posts_of_one_link_give_exactly_one_session() {
+    let world = World::new().await;
+    let redis = Redis::start();
+    let port = free_port();
+    let rest = format!("{LINKS_ON}{}", redis_store(&redis));
+    let a = link_proxy(&world, port, &rest).await;
+    let b = link_proxy(&world, free_port(), &rest).await;
+    for _ in 0..10 {
+        let out = minted_link(&world, port, "ada@example.com", "");
+        let url = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        let on_b = url.replace(&a.url(""), &b.url(""));
+        let (x, y) = tokio::join!(post_link(&url), post_link(&on_b));
+        let sessions = [&x, &y].iter().filter(|r| r.status == 303).count();
+        assert_eq!(sessions, 1, "{} and {}", x.status, y.status);
+        assert!([x.status, y.status].contains(&400));
+    }
+}
