@@ -28,6 +28,7 @@ if ! $BUILD_ONLY; then
   command -v openssl >/dev/null || need_apt+=(openssl)
   command -v node >/dev/null || need_apt+=(nodejs npm)
   command -v curl >/dev/null || need_apt+=(curl)
+  command -v jq >/dev/null || need_apt+=(jq)
 fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -503,6 +503,24 @@ async fn deny_a_foreign_origin_a_second_approval_and_a_stranger() {
     assert!(again.body.contains("not waiting for approval"));
     let (status, body) = poll(&p, &code).await;
     assert_eq!(status, 200, "{body}");
+    let token = body["access_token"].as_str().unwrap();
+    assert_eq!(bearer_get(&p, "/api/echo", token).await.status, 200);
+
+    // Being connected is not being authorised: a gate whose [access] no longer
+    // lets ada in refuses her device too.
+    let stricter = proxy(
+        &world,
+        None,
+        free_port(),
+        "[access]\nallowed_emails = [\"bob@example.com\"]\n",
+    )
+    .await;
+    let r = bearer_get(&stricter, "/api/echo", token).await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(
+        stricter.audit_event("token_rejected").await["reason"],
+        "no_longer_allowed"
+    );
 }
 
 async fn ada_id(ada: &mut Browser, p: &Proxy) -> Value {
@@ -750,4 +768,71 @@ async fn two_racing_posts_of_one_link_give_exactly_one_session() {
         assert_eq!(sessions, 1, "{} and {}", x.status, y.status);
         assert!([x.status, y.status].contains(&400));
     }
+}
+
+/// The shell device of docs/clients.md, as written: it pairs, a person approves,
+/// and it fetches with its token.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_docs_shell_device_pairs_and_fetches_with_its_token() {
+    use std::io::{BufRead, BufReader};
+    let docs =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/clients.md")).unwrap();
+    let start = docs
+        .find("#!/bin/sh\n# pair.sh")
+        .expect("the script in the docs");
+    let script = &docs[start..start + docs[start..].find("```").unwrap()];
+    let world = World::new().await;
+    let p = proxy(&world, None, free_port(), "").await;
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("pair.sh"), script).unwrap();
+    let mut device = std::process::Command::new("sh")
+        .arg(home.path().join("pair.sh"))
+        .env("HOME", home.path())
+        .env("BASE", p.url(""))
+        .env("STATUS", "/api/echo")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let out = device.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    async fn next_line(rx: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> String {
+        tokio::time::timeout(Duration::from_secs(30), rx.recv())
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+    let mut code = String::new();
+    for _ in 0..3 {
+        let line = next_line(&mut rx).await;
+        if let Some(c) = line.strip_prefix("and type the code: ") {
+            code = c.to_string();
+            break;
+        }
+    }
+    assert_eq!(code.len(), 9, "the script shows the code");
+    let mut ada = Browser::new();
+    ada.sign_in(&p, "/", "ada@example.com").await;
+    let r = submit(
+        &mut ada,
+        &p,
+        &[("user_code", &code), ("decision", "approve")],
+    )
+    .await;
+    assert!(r.body.contains("Device approved"), "{}", r.body);
+    let fetched = next_line(&mut rx).await;
+    let _ = device.kill();
+    let _ = device.wait();
+    let seen: Value = serde_json::from_str(&fetched).unwrap_or_else(|_| panic!("{fetched}"));
+    assert_eq!(
+        seen["headers"]["x-forwarded-user"],
+        ada_id(&mut ada, &p).await
+    );
+    let saved = std::fs::read_to_string(home.path().join(".dash-token")).unwrap();
+    assert!(saved.starts_with("pcd_"));
 }
