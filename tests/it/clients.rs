@@ -506,6 +506,21 @@ async fn deny_a_foreign_origin_a_second_approval_and_a_stranger() {
     let token = body["access_token"].as_str().unwrap();
     assert_eq!(bearer_get(&p, "/api/echo", token).await.status, 200);
 
+    // Two people racing to decide one code (one approves, one denies): one wins.
+    let mut bob = Browser::new();
+    bob.sign_in(&p, "/", "bob@example.com").await;
+    for _ in 0..5 {
+        let code = device_code(&p, "race").await;
+        let approve = [("user_code", user_code(&code)), ("decision", "approve")];
+        let deny = [("user_code", user_code(&code)), ("decision", "deny")];
+        let (x, y) = tokio::join!(submit(&mut ada, &p, &approve), submit(&mut bob, &p, &deny),);
+        let decided = [&x, &y]
+            .iter()
+            .filter(|r| r.body.contains("Device approved") || r.body.contains("Device denied"))
+            .count();
+        assert_eq!(decided, 1, "{} / {}", x.status, y.status);
+    }
+
     // Being connected is not being authorised: a gate whose [access] no longer
     // lets ada in refuses her device too.
     let stricter = proxy(
