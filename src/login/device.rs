@@ -33,6 +33,8 @@ pub type Form = HashMap<String, String>;
 
 /// The grant type a device polls with.
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+/// Pairing codes one client address may ask for in 10 minutes.
+const CODES_PER_ADDRESS: u64 = 30;
 /// Longest device label kept.
 const MAX_LABEL: usize = 64;
 
@@ -108,16 +110,33 @@ pub async fn code(app: &App, req: &RequestInfo, form: &Form, now: i64) -> Reply 
     if !app.config.pairing.enabled {
         return disabled_json();
     }
+    // Anyone may ask; one address may not fill the store with codes.
+    let ip = client_ip(req);
+    match app
+        .store
+        .count(&format!("pairing_start:{ip}"), now + 600)
+        .await
+    {
+        Ok(n) if n > CODES_PER_ADDRESS => {
+            return oauth_error(
+                429,
+                "too_many_requests",
+                "too many pairing codes from this address; try again in 10 minutes",
+            )
+            .header("retry-after", "600".into());
+        }
+        Ok(_) => {}
+        Err(_) => return store_down_json(),
+    }
     let label = label(form.get("name"));
     let ttl = app.config.pairing.code_ttl.as_secs() as i64;
-    let (device_code, user_code) =
-        match pairing::start(&*app.store, &label, &client_ip(req), now, ttl).await {
-            Ok(codes) => codes,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot start a pairing: the store cannot be reached");
-                return store_down_json();
-            }
-        };
+    let (device_code, user_code) = match pairing::start(&*app.store, &label, &ip, now, ttl).await {
+        Ok(codes) => codes,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start a pairing: the store cannot be reached");
+            return store_down_json();
+        }
+    };
     app.audit
         .emit(AuditEvent::new(AuditKind::DeviceCodeIssued, req.client_ip).device(&label));
     let shown = pairing::display(&user_code);

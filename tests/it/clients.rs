@@ -578,12 +578,52 @@ async fn the_fifth_wrong_code_locks_pairing_for_that_person_on_both_instances() 
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn pairing_can_be_turned_off() {
+async fn pairing_can_be_turned_off_and_says_whether_it_is_on() {
     let world = World::new().await;
-    let p = proxy(&world, None, free_port(), "[pairing]\nenabled = false\n").await;
+    let off = "[pairing]\nenabled = false\n";
+    let p = proxy(&world, None, free_port(), off).await;
     let (status, body) = form(&p, "/auth/device/code", &[("name", "tv")]).await;
     assert_eq!(status, 404, "{body}");
     assert_eq!(body["error"], "pairing_disabled");
+    assert!(
+        p.stderr().contains("\"pairing\":\"off\""),
+        "the startup line: {}",
+        p.stderr()
+    );
+
+    // `check` says which ways in are on; links on is a warning.
+    let shown = |rest: &str| {
+        let config = world.config("", rest).replace("{listen}", "127.0.0.1:1");
+        String::from_utf8(run_cli(&["check"], Some(&config), &[]).stdout).unwrap()
+    };
+    let default = shown("");
+    assert!(
+        default.contains("pairing         = ON: a signed-in person can approve a device"),
+        "{default}"
+    );
+    assert!(default.contains("links           = off"), "{default}");
+    let (_, lines) = minted_token("desk");
+    let on = shown(&format!("[links]\nenabled = true\n{lines}"));
+    assert!(on.contains("links           = ON"), "{on}");
+    assert!(on.contains("warning: [links] enabled = true"), "{on}");
+    assert!(
+        on.contains("tokens          = 1 API token(s): desk as desk"),
+        "{on}"
+    );
+    assert!(shown(off).contains("pairing         = off"));
+    let q = proxy(&world, None, free_port(), "[links]\nenabled = true\n").await;
+    assert!(q.stderr().contains("\"links\":\"on\""), "{}", q.stderr());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_address_cannot_fill_the_store_with_pairing_codes() {
+    let world = World::new().await;
+    let p = proxy(&world, None, free_port(), "").await;
+    for _ in 0..30 {
+        device_code(&p, "spam").await;
+    }
+    let (status, body) = form(&p, "/auth/device/code", &[("name", "spam")]).await;
+    assert_eq!(status, 429, "{body}");
 }
 
 /// The slow tier: a code waits `pairing.code_ttl` (at least a minute), then dies.
