@@ -201,6 +201,20 @@ pub async fn token(app: &App, form: &Form, now: i64) -> Reply {
     }
 }
 
+/// The person on one of pairing's pages: pairing must be on, and the person
+/// signed in (else the reply that sends them to sign in first).
+fn person_on_a_page(
+    app: &App,
+    req: &RequestInfo,
+    headers: &HeaderMap,
+    now: i64,
+) -> Result<SessionClaims, Reply> {
+    if !app.config.pairing.enabled {
+        return Err(disabled_page());
+    }
+    signed_in(app, req, headers, now)
+}
+
 /// The signed-in person, or the reply that sends them to sign in first.
 fn signed_in(
     app: &App,
@@ -233,10 +247,7 @@ fn code_form(typed: &str, error: Option<&str>, action: &str) -> FormPage {
 /// `GET /auth/device`: the page to type a code on (`?user_code=` fills it in,
 /// and still asks).
 pub fn page(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -> Reply {
-    if !app.config.pairing.enabled {
-        return disabled_page();
-    }
-    if let Err(reply) = signed_in(app, req, headers, now) {
+    if let Err(reply) = person_on_a_page(app, req, headers, now) {
         return reply;
     }
     let typed = req
@@ -258,10 +269,7 @@ pub async fn submit(
     form: &Form,
     now: i64,
 ) -> Reply {
-    if !app.config.pairing.enabled {
-        return disabled_page();
-    }
-    let person = match signed_in(app, req, headers, now) {
+    let person = match person_on_a_page(app, req, headers, now) {
         Ok(p) => p,
         Err(reply) => return reply,
     };
@@ -434,10 +442,7 @@ fn already_decided() -> Reply {
 
 /// `GET /auth/devices`: the signed-in person's paired devices.
 pub async fn list(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -> Reply {
-    if !app.config.pairing.enabled {
-        return disabled_page();
-    }
-    let person = match signed_in(app, req, headers, now) {
+    let person = match person_on_a_page(app, req, headers, now) {
         Ok(p) => p,
         Err(reply) => return reply,
     };
@@ -482,10 +487,7 @@ pub async fn revoke(
     form: &Form,
     now: i64,
 ) -> Reply {
-    if !app.config.pairing.enabled {
-        return disabled_page();
-    }
-    let person = match signed_in(app, req, headers, now) {
+    let person = match person_on_a_page(app, req, headers, now) {
         Ok(p) => p,
         Err(reply) => return reply,
     };
