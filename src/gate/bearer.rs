@@ -36,7 +36,10 @@ pub async fn authenticate(app: &App, req: &RequestInfo, headers: &HeaderMap, now
     }
     let (reason, device) = match app.bearers.holder(token, now) {
         Some(Holder::Api(name)) => match app.bearers.api_session(&name, now) {
-            Some(claims) => return Bearer::Valid(claims),
+            Some(claims) => {
+                tracing::debug!(token = %name, path = %req.path, "an API token passed");
+                return Bearer::Valid(claims);
+            }
             None => ("invalid_or_expired", None),
         },
         Some(Holder::Device(device)) => match app.store.revocations().check(&device.did, now) {
@@ -48,6 +51,7 @@ pub async fn authenticate(app: &App, req: &RequestInfo, headers: &HeaderMap, now
                     ("no_longer_allowed", Some(device))
                 } else {
                     record_use(app, &device.did, device.exp, now);
+                    tracing::debug!(device = %device.label, user_id = %device.sub, path = %req.path, "a paired device's token passed");
                     return Bearer::Valid(claims);
                 }
             }

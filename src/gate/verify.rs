@@ -132,7 +132,7 @@ pub async fn verify(
             .as_ref()
             .is_some_and(|m| app.public.matches(m, &asked.path));
     if public {
-        return with_identity(Reply::text(200, ""), "", "", "");
+        return with_identity(Reply::json(200, &json!({"public": true})), "", "", "");
     }
     // The protections the gate gives forwarded requests, given here to the front's
     // (a method that cannot be told is judged as unsafe).
@@ -198,8 +198,16 @@ fn identity(app: &App, req: &RequestInfo, claims: &SessionClaims, now: i64) -> O
     } else {
         String::new()
     };
+    // The body says the same for a person reading it (fronts copy the headers);
+    // an API token shows its name here.
+    let body = json!({
+        "user_id": claims.sub,
+        "email": claims.email,
+        "name": claims.name,
+        "provider": claims.provider,
+    });
     Some(with_identity(
-        Reply::text(200, ""),
+        Reply::json(200, &body),
         &claims.sub,
         email,
         &assertion,

@@ -171,6 +171,13 @@ async fn a_pasted_api_token_passes_as_its_subject_and_never_reaches_the_upstream
         .await
         .contains("not-a-real-token"));
 
+    // A front's forward-auth question names the token.
+    let verify = bearer_get(&p, "/auth/verify", &token).await;
+    assert_eq!(verify.status, 200, "{}", verify.body);
+    assert_eq!(verify.header("x-forwarded-user"), Some("desk-display"));
+    assert_eq!(verify.json()["name"], "desk-display");
+    assert_eq!(verify.json()["provider"], "token");
+
     // The dashboard's own bearer token is not portcullis's: it passes untouched
     // behind a session.
     let mut person = Browser::new();
