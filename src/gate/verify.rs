@@ -146,10 +146,7 @@ pub async fn verify(
         }
     }
     match super::bearer::authenticate(app, req, headers, now).await {
-        super::bearer::Bearer::Valid(claims) => {
-            return identity(app, req, &claims, now)
-                .unwrap_or_else(|| Reply::json(503, &json!({"error": "assertion_unavailable"})))
-        }
+        super::bearer::Bearer::Valid(claims) => return identity(app, req, &claims, now),
         super::bearer::Bearer::Refused(reply) => return reply,
         super::bearer::Bearer::Absent => {}
     }
@@ -167,13 +164,10 @@ pub async fn verify(
     match authenticate(app, &asked, headers, now) {
         Ok(Auth::Valid(claims)) => {
             let (claims, set_cookie) = refresh(app, req, claims, now);
-            let reply = match identity(app, req, &claims, now) {
-                Some(reply) => reply,
-                None => return Reply::json(503, &json!({"error": "assertion_unavailable"})),
-            };
+            let reply = identity(app, req, &claims, now);
             match set_cookie {
-                Some(c) => reply.cookie(c),
-                None => reply,
+                Some(c) if reply.status == 200 => reply.cookie(c),
+                _ => reply,
             }
         }
         // A page view is sent to the login page; what cannot show one (a script's
@@ -185,9 +179,19 @@ pub async fn verify(
     }
 }
 
-/// The 200 a front copies the identity from; `None` when a header value cannot
-/// be written or the assertion cannot be signed.
-fn identity(app: &App, req: &RequestInfo, claims: &SessionClaims, now: i64) -> Option<Reply> {
+/// The 200 a front copies the identity from; 503 when a header value cannot be
+/// written or the assertion cannot be signed.
+fn identity(app: &App, req: &RequestInfo, claims: &SessionClaims, now: i64) -> Reply {
+    signed_identity(app, req, claims, now)
+        .unwrap_or_else(|| Reply::json(503, &json!({"error": "assertion_unavailable"})))
+}
+
+fn signed_identity(
+    app: &App,
+    req: &RequestInfo,
+    claims: &SessionClaims,
+    now: i64,
+) -> Option<Reply> {
     let printable = |v: &str| v.bytes().all(|b| (0x20..0x7f).contains(&b));
     let email = claims.email.as_deref().unwrap_or("");
     if !printable(&claims.sub) || !printable(email) {

@@ -7,11 +7,10 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use futures_util::StreamExt;
 
 use crate::common::node_idp::{IdpBrowser, NodeIdp};
 use crate::common::redis::Redis;
-use crate::common::{free_port, ws_open, Browser, Proxy, World, Ws};
+use crate::common::{closes_within, free_port, ws_open, Browser, Proxy, World, Ws};
 
 const CLIENT: &str = "portcullis-bcl";
 const SECRET: &str = "bcl-client-secret-0123456789";
@@ -55,19 +54,6 @@ async fn open_socket(b: &mut Browser, proxy: &Proxy) -> Ws {
     ws_open(proxy, &format!("/ws?ticket={ticket}"), None, None)
         .await
         .unwrap()
-}
-
-/// Whether `ws` closes within `limit`.
-async fn closes_within(ws: &mut Ws, limit: Duration) -> bool {
-    tokio::time::timeout(limit, async {
-        while let Some(Ok(msg)) = ws.next().await {
-            if msg.is_close() {
-                break;
-            }
-        }
-    })
-    .await
-    .is_ok()
 }
 
 async fn page_status(proxy: &Proxy, b: &Browser) -> u16 {

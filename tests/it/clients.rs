@@ -6,12 +6,13 @@
 
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 use crate::common::node_idp::{IdpBrowser, NodeIdp};
 use crate::common::redis::Redis;
-use crate::common::{chromium, free_port, run_cli, ws_open, Browser, Proxy, Resp, World, Ws};
+use crate::common::{
+    chromium, closes_within, free_port, run_cli, ws_open, Browser, Proxy, Resp, World, Ws,
+};
 
 const CLIENT: &str = "portcullis-devices";
 const SECRET: &str = "devices-client-secret-0123456789";
@@ -90,18 +91,6 @@ async fn bearer_ws(proxy: &Proxy, token: &str) -> Result<Ws, u16> {
         Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
         Err(e) => panic!("unexpected websocket error: {e}"),
     }
-}
-
-async fn closes_within(ws: &mut Ws, limit: Duration) -> bool {
-    tokio::time::timeout(limit, async {
-        while let Some(Ok(msg)) = ws.next().await {
-            if msg.is_close() {
-                break;
-            }
-        }
-    })
-    .await
-    .is_ok()
 }
 
 /// A person's POST of the pairing page's form, same-origin as a browser sends it.

@@ -458,3 +458,17 @@ pub async fn ws_open(
         Err(e) => panic!("unexpected websocket error: {e}"),
     }
 }
+
+/// Whether `ws` closes (a Close frame, an error or the end) within `limit`.
+pub async fn closes_within(ws: &mut Ws, limit: Duration) -> bool {
+    use futures_util::StreamExt;
+    tokio::time::timeout(limit, async {
+        while let Some(Ok(msg)) = ws.next().await {
+            if msg.is_close() {
+                break;
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
