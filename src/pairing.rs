@@ -29,6 +29,28 @@ pub const LOCK_SECS: i64 = 15 * 60;
 /// How long an expired code's record stays, so a late poll hears `expired_token`.
 const EXPIRED_GRACE_SECS: i64 = 10 * 60;
 
+/// Longest device label kept.
+const MAX_LABEL: usize = 64;
+/// A device label as shown to people: at most 64 characters, with no control
+/// character and none of the invisible ones that make a label read as something
+/// else (bidi overrides, zero-width spaces and joiners).
+pub fn label(raw: Option<&str>) -> String {
+    let clean: String = raw
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control() && !crate::request::is_invisible(*c))
+        .collect::<String>()
+        .trim()
+        .chars()
+        .take(MAX_LABEL)
+        .collect();
+    if clean.is_empty() {
+        "unnamed device".into()
+    } else {
+        clean
+    }
+}
+
 fn hash(v: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(v.as_bytes()))
 }
@@ -378,6 +400,30 @@ mod tests {
             iat: 1,
             exp: i64::MAX / 2,
         }
+    }
+
+    #[test]
+    fn a_label_loses_what_would_make_it_read_as_something_else() {
+        assert_eq!(label(Some("  kitchen display ")), "kitchen display");
+        assert_eq!(
+            label(Some("my\u{202E}txt.exe")),
+            "mytxt.exe",
+            "a bidi override"
+        );
+        assert_eq!(
+            label(Some("pay\u{200B}pal\u{2066}\u{FEFF}")),
+            "paypal",
+            "zero-width"
+        );
+        assert_eq!(label(Some("a\nb\u{7}")), "ab");
+        assert_eq!(label(Some("\u{200B}\u{202E}")), "unnamed device");
+        assert_eq!(label(None), "unnamed device");
+        assert_eq!(label(Some(&"x".repeat(200))).chars().count(), MAX_LABEL);
+        assert_eq!(
+            label(Some("Küche 📺")),
+            "Küche 📺",
+            "letters and emoji stay"
+        );
     }
 
     #[test]

@@ -39,18 +39,43 @@ impl PublicRoutes {
     }
 }
 
-/// Whether a server could read `path` as another path.
+/// Whether a server could read `path` as another path: a dot segment, `//`, a
+/// backslash, `;`, an encoded slash, backslash, dot, `;`, NUL or `%` (double
+/// encoding), a malformed escape, or any byte outside printable ASCII (overlong
+/// UTF-8 and fullwidth dots reach servers that decode or normalise them).
 pub fn is_ambiguous(path: &str) -> bool {
-    let lower = path.to_ascii_lowercase();
-    path.contains("//")
-        || path.contains('\\')
-        || path.contains(';')
-        || ["%2e", "%2f", "%5c", "%00"]
-            .iter()
-            .any(|e| lower.contains(e))
+    let bytes = path.as_bytes();
+    if path.contains("//")
         || path
             .split('/')
             .any(|segment| segment == "." || segment == "..")
+    {
+        return true;
+    }
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' | b';' => return true,
+            b'%' => {
+                let escaped = match bytes.get(i + 1..i + 3) {
+                    Some(&[hi, lo]) if hi.is_ascii_hexdigit() && lo.is_ascii_hexdigit() => {
+                        [hi.to_ascii_lowercase(), lo.to_ascii_lowercase()]
+                    }
+                    _ => return true,
+                };
+                match &escaped {
+                    b"2e" | b"2f" | b"5c" | b"3b" | b"00" | b"25" => return true,
+                    // An escaped byte outside printable ASCII.
+                    [hi, _] if !(b'2'..=b'7').contains(hi) || escaped == *b"7f" => return true,
+                    _ => i += 2,
+                }
+            }
+            0x21..=0x7e => {}
+            _ => return true,
+        }
+        i += 1;
+    }
+    false
 }
 
 /// Whether `path` is one of portcullis's own endpoints (never public).
@@ -118,6 +143,13 @@ mod tests {
     }
 
     #[test]
+    fn plain_escapes_stay_public() {
+        let r = routes();
+        assert!(r.matches(&Method::GET, "/static/app%20v2.css"));
+        assert!(r.matches(&Method::GET, "/static/%7Euser/a-b_c.css"));
+    }
+
+    #[test]
     fn paths_a_server_could_read_otherwise_are_never_public() {
         let r = routes();
         for hostile in [
@@ -139,6 +171,19 @@ mod tests {
             "/api/status;x",
             "/api/status/..",
             "/static/a%00.css",
+            // Double encoding, overlong UTF-8, fullwidth dots, an encoded `;`
+            // and malformed escapes.
+            "/static/%252e%252e/admin",
+            "/static/%25",
+            "/static/%c0%ae%c0%ae/admin",
+            "/static/\u{ff0e}\u{ff0e}/admin",
+            "/static/..%3b/admin",
+            "/static/%3B",
+            "/static/%2%65%2%65/admin",
+            "/static/%",
+            "/static/%zz",
+            "/static/%7f",
+            "/static/a b",
         ] {
             assert!(
                 !r.matches(&Method::GET, hostile),

@@ -132,6 +132,18 @@ pub fn cross_origin(origin: &RequestOrigin, headers: &HeaderMap) -> Option<&'sta
     }
 }
 
+/// Whether `c` is a Unicode format character that shows nothing yet changes how
+/// text around it reads: bidi embeddings, overrides, isolates and marks,
+/// zero-width spaces and joiners, invisible operators, the byte-order mark,
+/// variation selectors and tag characters.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+        | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}' | '\u{E0000}'..='\u{E0FFF}')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

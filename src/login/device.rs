@@ -35,8 +35,6 @@ pub type Form = HashMap<String, String>;
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 /// Pairing codes one client address may ask for in 10 minutes.
 const CODES_PER_ADDRESS: u64 = 30;
-/// Longest device label kept.
-const MAX_LABEL: usize = 64;
 
 fn oauth_error(status: u16, error: &str, description: &str) -> Reply {
     Reply::json(
@@ -73,22 +71,6 @@ fn disabled_page() -> Reply {
             .text("This dashboard does not pair devices. Its operator can turn pairing on with [pairing] enabled = true.")
             .render(),
     )
-}
-
-/// A device label as shown to people: printable, at most 64 characters.
-fn label(raw: Option<&String>) -> String {
-    let clean: String = raw
-        .map(|s| s.trim())
-        .unwrap_or("")
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(MAX_LABEL)
-        .collect();
-    if clean.is_empty() {
-        "unnamed device".into()
-    } else {
-        clean
-    }
 }
 
 fn client_ip(req: &RequestInfo) -> String {
@@ -128,7 +110,7 @@ pub async fn code(app: &App, req: &RequestInfo, form: &Form, now: i64) -> Reply 
         Ok(_) => {}
         Err(_) => return store_down_json(),
     }
-    let label = label(form.get("name"));
+    let label = pairing::label(form.get("name").map(String::as_str));
     let ttl = app.config.pairing.code_ttl.as_secs() as i64;
     let (device_code, user_code) = match pairing::start(&*app.store, &label, &ip, now, ttl).await {
         Ok(codes) => codes,

@@ -124,8 +124,7 @@ async fn sigterm_drains_an_in_flight_request_then_exits() {
 fn fly_toml_agrees_with_the_example_config_and_the_binary() {
     let root = env!("CARGO_MANIFEST_DIR");
     let fly: toml::Value =
-        toml::from_str(&std::fs::read_to_string(format!("{root}/deploy/fly.toml")).unwrap())
-            .unwrap();
+        toml::from_str(&std::fs::read_to_string(format!("{root}/fly.toml")).unwrap()).unwrap();
     let example: toml::Value = toml::from_str(
         &std::fs::read_to_string(format!("{root}/config/portcullis.example.toml")).unwrap(),
     )
