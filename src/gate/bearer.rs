@@ -17,6 +17,8 @@ use crate::store::Verdict;
 
 /// Wrong tokens one client IP may send in a minute before it is refused.
 pub const WRONG_TOKENS_PER_MINUTE: u64 = 20;
+/// How long a blocked address is refused, in seconds.
+const BLOCK_SECS: i64 = 60;
 
 /// What a request's bearer token says.
 pub enum Bearer {
@@ -33,6 +35,16 @@ pub async fn authenticate(app: &App, req: &RequestInfo, headers: &HeaderMap, now
     };
     if !app.bearers.is_ours(token) {
         return Bearer::Absent;
+    }
+    // A blocked address is refused whatever it sends, the right token included:
+    // otherwise a guesser goes on through the block, and a 200 among the 429s
+    // says which guess was right. The block is held in the revocation view, so
+    // this costs no store round trip.
+    if app.store.revocations().check(&block_id(req), now) == Verdict::Revoked {
+        app.audit.emit(
+            AuditEvent::new(AuditKind::TokenRejected, req.client_ip).reason("address_blocked"),
+        );
+        return Bearer::Refused(too_many());
     }
     let (reason, device) = match app.bearers.holder(token, now) {
         Some(Holder::Api(name)) => match app.bearers.api_session(&name, now) {
@@ -80,34 +92,34 @@ fn record_use(app: &App, did: &str, exp: i64, now: i64) {
     });
 }
 
-/// The answer to a wrong token: 401, or 429 once the client IP has sent too many.
-async fn refuse(app: &App, req: &RequestInfo, now: i64) -> Reply {
-    let ip = req
-        .client_ip
-        .map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
-    let blocked = format!("token_block:{ip}");
-    let too_many = || {
-        Reply::json(
-            429,
-            &json!({"error": "too_many_wrong_tokens", "detail": "Too many wrong tokens from this address; try again in a minute"}),
-        )
-        .header("retry-after", "60".into())
-    };
-    match app.store.get(&blocked).await {
-        Ok(Some(_)) => return too_many(),
-        Ok(None) => {}
-        Err(_) => return store_unavailable_as(true),
+/// The id under which a client IP's block is held, fleet-wide, in the
+/// revocation view.
+fn block_id(req: &RequestInfo) -> String {
+    match req.client_ip {
+        Some(ip) => format!("token_block:{ip}"),
+        None => "token_block:unknown".into(),
     }
-    match app
-        .store
-        .count(&format!("token_wrong:{ip}"), now + 60)
-        .await
-    {
+}
+
+fn too_many() -> Reply {
+    Reply::json(
+        429,
+        &json!({"error": "too_many_wrong_tokens", "detail": "Too many wrong tokens from this address; try again in a minute"}),
+    )
+    .header("retry-after", BLOCK_SECS.to_string())
+}
+
+/// The answer to a wrong token: 401, or 429 once the client IP has sent too many
+/// (and from then on, for a minute, to every token it sends).
+async fn refuse(app: &App, req: &RequestInfo, now: i64) -> Reply {
+    let id = block_id(req);
+    let counter = format!("token_wrong:{}", &id["token_block:".len()..]);
+    match app.store.count(&counter, now + BLOCK_SECS).await {
         Ok(n) if n > WRONG_TOKENS_PER_MINUTE => {
-            if app.store.put(&blocked, b"1", now + 60).await.is_err() {
+            if app.store.revoke(&id, now + BLOCK_SECS).await.is_err() {
                 return store_unavailable_as(true);
             }
-            tracing::warn!(client_ip = %ip, "more than 20 wrong bearer tokens in a minute from one address; refused for a minute on every instance");
+            tracing::warn!(key = %id, "more than 20 wrong bearer tokens in a minute from one address; every portcullis token from it is refused for a minute, on every instance");
             too_many()
         }
         Ok(_) => Reply::json(

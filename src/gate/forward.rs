@@ -34,8 +34,11 @@ pub fn rewrite(
     upstream: &mut RequestHeader,
 ) -> Result<()> {
     let claims = passage.claims();
-    if matches!(passage, Passage::Bearer(_)) {
-        // portcullis's token is for portcullis; the dashboard never sees it.
+    // portcullis's token is for portcullis: the dashboard never sees it, on a
+    // public route (where no token was asked for) as on any other.
+    let ours = matches!(passage, Passage::Bearer(_))
+        || crate::bearer::presented(&upstream.headers).is_some_and(|t| app.bearers.is_ours(t));
+    if ours {
         upstream.remove_header(&http::header::AUTHORIZATION);
     }
     let client_xff = upstream

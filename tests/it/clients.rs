@@ -226,6 +226,7 @@ async fn twenty_wrong_tokens_a_minute_from_one_address_trip_the_limit_on_every_i
     let rest = format!("{}{lines}", redis_store(&redis));
     let a = proxy(&world, None, free_port(), &rest).await;
     let b = proxy(&world, None, free_port(), &rest).await;
+    assert_eq!(bearer_get(&a, "/api/echo", &token).await.status, 200);
     for i in 0..20 {
         let on = if i % 2 == 0 { &a } else { &b };
         assert_eq!(
@@ -239,8 +240,13 @@ async fn twenty_wrong_tokens_a_minute_from_one_address_trip_the_limit_on_every_i
         assert_eq!(r.status, 429, "the 21st, on either instance: {}", r.body);
         assert_eq!(r.header("retry-after"), Some("60"));
     }
-    // The right token is no guess: it still passes.
-    assert_eq!(bearer_get(&a, "/api/echo", &token).await.status, 200);
+    // Blocked means blocked: the right token gets 429 too, on both instances, so
+    // a guesser learns nothing from the answers while the block lasts.
+    for on in [&a, &b] {
+        let r = bearer_get(on, "/api/echo", &token).await;
+        assert_eq!(r.status, 429, "the right token through a block: {}", r.body);
+    }
+    a.audit_with_reason("token_rejected", "address_blocked").await;
 }
 
 // ---------------------------------------------------------------- pairing

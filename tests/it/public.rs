@@ -185,3 +185,46 @@ async fn paths_an_upstream_would_read_otherwise_are_never_public() {
         "the upstream normalises {dangerous} of the shapes: the test proves nothing"
     );
 }
+
+/// A portcullis bearer token is portcullis's on a public route too: the
+/// dashboard never sees it (whoever reads its logs would hold a credential),
+/// while the dashboard's own `Authorization` passes untouched.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_portcullis_token_on_a_public_route_never_reaches_the_upstream() {
+    let world = World::new().await;
+    let own = "hunter2-operator-made";
+    let tokens = format!(
+        "[[tokens]]\nname = \"own\"\nsha256 = \"{}\"\nsubject = \"own\"\n",
+        portcullis::bearer::sha256_hex(own)
+    );
+    let proxy = Proxy::start(&world.config("", &format!("{PUBLIC}{tokens}"))).await;
+    let client = reqwest::Client::new();
+    let seen = |authorization: String| {
+        let req = client
+            .get(proxy.url("/api/echo"))
+            .header("authorization", authorization);
+        async move {
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), 200, "a public route");
+            let body: serde_json::Value = r.json().await.unwrap();
+            body["headers"]["authorization"].as_str().map(str::to_string)
+        }
+    };
+    for ours in [
+        "Bearer pct_someapitoken0123456789".to_string(),
+        "Bearer pcd_somedevicetoken0123456789".to_string(),
+        format!("Bearer {own}"),
+        format!("bearer   {own} "),
+    ] {
+        assert_eq!(seen(ours.clone()).await, None, "{ours} reached the upstream");
+    }
+    assert_eq!(
+        seen("Bearer the-dashboards-own".into()).await.as_deref(),
+        Some("Bearer the-dashboards-own"),
+        "the dashboard's own token passes"
+    );
+    assert_eq!(
+        seen("Basic dXNlcjpwdw==".into()).await.as_deref(),
+        Some("Basic dXNlcjpwdw==")
+    );
+}
