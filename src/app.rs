@@ -61,6 +61,9 @@ pub struct App {
     pub upstream_addr: SocketAddr,
     /// A notice shown on the login page (demo mode).
     pub banner: Option<String>,
+    /// When this process started (Unix seconds): what a memory store remembers
+    /// begins here.
+    pub started_at: i64,
 }
 
 impl App {
@@ -125,6 +128,7 @@ impl App {
             audit,
             upstream_addr,
             banner: None,
+            started_at: crate::store::unix_now(),
             config,
         })
     }

@@ -209,7 +209,7 @@ pub fn render(c: &Config) -> String {
             "(none)".to_string()
         } else {
             format!(
-                "{} API token(s): {}",
+                "{} API token(s): {} (wrong guesses are counted and blocked per address only for tokens that start with pct_, as `portcullis token` makes them; a token of your own making is known only when right)",
                 c.tokens.len(),
                 c.tokens.iter().map(|t| format!("{} as {}", t.name, t.subject)).collect::<Vec<_>>().join(", ")
             )
@@ -263,6 +263,9 @@ pub fn warnings(c: &Config) -> Vec<String> {
     }
     if c.links.enabled {
         w.push("[links] enabled = true: whoever holds a link made with `portcullis link` (and so whoever holds session.secret) signs in as the link's person without the IdP. Keep it for break-glass and first setup.".into());
+        if matches!(c.store, crate::config::StoreConfig::Memory) {
+            w.push("[links] with [store] kind = \"memory\": a restart forgets which links were used, so a link made before the gate last started is refused; make links after a restart, or use kind = \"redis\".".into());
+        }
     }
     let public_listener = !c.server.listen.ip().is_loopback();
     if public_listener

@@ -51,6 +51,7 @@ pub fn reads_form(path: &str) -> bool {
             | "/auth/device/token"
             | "/auth/device"
             | "/auth/devices"
+            | "/auth/link"
     )
 }
 
@@ -70,6 +71,7 @@ pub async fn form_route(
         "/auth/device/code" => device::code(app, req, &form, now).await,
         "/auth/device/token" => device::token(app, &form, now).await,
         "/auth/device" => device::submit(app, req, headers, &form, now).await,
+        "/auth/link" => link::redeem(app, req, &form, now).await,
         _ => device::revoke(app, req, headers, &form, now).await,
     }
 }
@@ -103,7 +105,6 @@ pub async fn route(
             device::list(app, req, headers, now).await
         }
         (&Method::GET | &Method::HEAD, "/auth/link") => link::show(app, req, now).await,
-        (&Method::POST, "/auth/link") => link::redeem(app, req, headers, now).await,
         // nginx's `auth_request` asks with the original request's method.
         (_, "/auth/verify") => verify::verify(app, req, headers, method, now).await,
         (_, "/auth/logout") => {

@@ -9,8 +9,16 @@
 //! `POST` consumes it with put-if-absent in the store, so two racing POSTs give
 //! one session. The token stays in the URL: the page's form posts back to the
 //! page's own address, so the token is never written into any page.
+//!
+//! What marks a link used is the hash of an attempt id the page's form carries.
+//! A POST whose write timed out (the store paused) may still land later; the
+//! same page's retry carries the same attempt id and finds its own mark, so a
+//! break-glass link is not burned by an outage, while any other page still
+//! finds the link used. A used link is also held in the revocation view, which
+//! every instance writes back to a store that restarts empty; with the memory
+//! store, which a restart empties, a link made before the gate started is
+//! refused instead.
 
-use http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -23,6 +31,10 @@ use crate::request::RequestInfo;
 use crate::secret::random_token;
 use crate::session::codec::Codec;
 use crate::session::cookie;
+use crate::store::Verdict;
+
+/// A POST's form fields.
+type Form = std::collections::HashMap<String, String>;
 
 /// The `provider` of a session a link opened.
 pub const LINK_PROVIDER: &str = "link";
@@ -36,6 +48,9 @@ pub struct LinkClaims {
     pub exp: i64,
     /// Makes each link one of a kind; its hash marks the link used.
     pub jti: String,
+    /// When it was made (0 for a link made before this field was).
+    #[serde(default)]
+    pub iat: i64,
 }
 
 /// A fresh link's token for `email`, valid `ttl_secs` from `now`.
@@ -44,11 +59,21 @@ pub fn mint(codec: &Codec, email: &str, ttl_secs: i64, now: i64) -> String {
         email: email.to_string(),
         exp: now + ttl_secs,
         jti: random_token(16),
+        iat: now,
     })
 }
 
+fn digest(v: &str) -> String {
+    hex::encode(Sha256::digest(v.as_bytes()))
+}
+
 fn used_key(jti: &str) -> String {
-    format!("link_used:{}", hex::encode(Sha256::digest(jti.as_bytes())))
+    format!("link_used:{}", digest(jti))
+}
+
+/// The id a used link is held under in the revocation view.
+fn used_id(jti: &str) -> String {
+    format!("link:{}", digest(jti))
 }
 
 /// Why a link is refused: the reason in the `link_rejected` line, the status
@@ -64,6 +89,7 @@ fn refusal(app: &App, req: &RequestInfo, reason: &str, user: Option<&str>) -> Re
     let (status, title, text) = match reason {
         "links_disabled" => (400, "Sign-in links are off", "This dashboard does not accept one-time sign-in links. Its operator can turn them on with [links] enabled = true."),
         "used" => (400, "This link was used already", "A sign-in link works once. Ask for a new one."),
+        "made_before_restart" => (400, "This link is from before a restart", "The gate restarted after this link was made, and cannot tell whether it was used. Ask for a new one."),
         "expired" => (400, "This link has expired", "Ask for a new sign-in link."),
         "not_allowed" => (403, "Access denied", "This link names an account this dashboard is not open to."),
         _ => (400, "This link is not valid", "It may have been cut short or changed. Ask for a new sign-in link."),
@@ -93,6 +119,18 @@ fn open(app: &App, req: &RequestInfo, now: i64) -> Result<LinkClaims, Reply> {
     }
     if app.access.check(&identity(&claims).person()).is_err() {
         return Err(refusal(app, req, "not_allowed", Some(&claims.email)));
+    }
+    let forgets_on_restart = matches!(app.config.store, crate::config::StoreConfig::Memory);
+    if forgets_on_restart && claims.iat < app.started_at {
+        return Err(refusal(
+            app,
+            req,
+            "made_before_restart",
+            Some(&claims.email),
+        ));
+    }
+    if app.store.revocations().check(&used_id(&claims.jti), now) == Verdict::Revoked {
+        return Err(refusal(app, req, "used", Some(&claims.email)));
     }
     Ok(claims)
 }
@@ -127,7 +165,7 @@ pub async fn show(app: &App, req: &RequestInfo, now: i64) -> Reply {
             .text("It works once. Continue only if you asked for it.")
             .form(
                 None,
-                &[],
+                &[("attempt", &random_token(16))],
                 None,
                 &[("go", "1", &format!("Sign in as {}", claims.email), "")],
             )
@@ -136,28 +174,51 @@ pub async fn show(app: &App, req: &RequestInfo, now: i64) -> Reply {
 }
 
 /// `POST /auth/link?token=…`: consumes the link, sets the session cookie and
-/// lands on `/`.
-pub async fn redeem(app: &App, req: &RequestInfo, _headers: &HeaderMap, now: i64) -> Reply {
+/// lands on `/`. The form's `attempt` lets this page retry a POST whose answer
+/// was lost; a POST without one can never be retried.
+pub async fn redeem(app: &App, req: &RequestInfo, form: &Form, now: i64) -> Reply {
     let claims = match open(app, req, now) {
         Ok(c) => c,
         Err(reply) => return reply,
     };
-    match app
-        .store
-        .put_if_absent(&used_key(&claims.jti), b"1", claims.exp + 60)
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => return refusal(app, req, "used", Some(&claims.email)),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot redeem a sign-in link: the store cannot be reached");
-            return Reply::form_page(
-                503,
-                FormPage::new("Try again in a moment")
-                    .text("The sign-in could not be recorded: the session store cannot be reached. The link has not been used.")
-                    .render(),
-            );
-        }
+    let attempt = form
+        .get("attempt")
+        .filter(|a| (16..=64).contains(&a.len()))
+        .cloned()
+        .unwrap_or_else(|| random_token(16));
+    let mark = digest(&attempt);
+    let key = used_key(&claims.jti);
+    let until = claims.exp + 60;
+    let recorded = match app.store.put_if_absent(&key, mark.as_bytes(), until).await {
+        Ok(true) => Ok(()),
+        // Taken: by this page's own earlier POST, whose answer was lost, or used.
+        Ok(false) => match app.store.get(&key).await {
+            Ok(Some(seen)) if seen == mark.as_bytes() => Ok(()),
+            Ok(_) => return refusal(app, req, "used", Some(&claims.email)),
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    if let Err(e) = recorded {
+        tracing::error!(error = %e, "cannot redeem a sign-in link: the store cannot be reached");
+        return Reply::form_page(
+            503,
+            FormPage::new("Try again in a moment")
+                .text("The sign-in could not be recorded: the session store cannot be reached. This link is kept for this page: press the button again in a moment.")
+                .form(
+                    None,
+                    &[("attempt", &attempt)],
+                    None,
+                    &[("go", "1", "Try again", "")],
+                )
+                .render(),
+        );
+    }
+    // The mark is in the store; the revocation view keeps the link used where
+    // the store forgets it (a Redis restarted empty gets it written back). This
+    // instance's view holds it even when the write fails, and writes it back.
+    if let Err(e) = app.store.revoke(&used_id(&claims.jti), until).await {
+        tracing::warn!(error = %e, "a used sign-in link is not yet known to the other instances; it will be written back when the store answers");
     }
     let identity = identity(&claims);
     let (session, sealed) = app

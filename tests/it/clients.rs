@@ -1,8 +1,8 @@
 //! Clients that are not browsers, against the real binary: API tokens from
 //! `portcullis token`, device pairing (the whole flow in Chromium against the
-//! real `oidc-provider`, a plain HTTP client playing the device), and one-time
-//! sign-in links from `portcullis link`. Lockouts, rate limits and revocations
-//! are checked across two instances sharing a real Redis.
+//! real `oidc-provider`, a plain HTTP client playing the device). Lockouts, rate
+//! limits and revocations are checked across two instances sharing a real Redis.
+//! One-time links are in `links.rs`.
 
 use std::time::{Duration, Instant};
 
@@ -17,7 +17,7 @@ use crate::common::{
 const CLIENT: &str = "portcullis-devices";
 const SECRET: &str = "devices-client-secret-0123456789";
 
-fn redis_store(redis: &Redis) -> String {
+pub fn redis_store(redis: &Redis) -> String {
     format!(
         "[store]\nkind = \"redis\"\nurl = \"{}\"\nmax_staleness = \"2s\"\n",
         redis.url()
@@ -246,7 +246,8 @@ async fn twenty_wrong_tokens_a_minute_from_one_address_trip_the_limit_on_every_i
         let r = bearer_get(on, "/api/echo", &token).await;
         assert_eq!(r.status, 429, "the right token through a block: {}", r.body);
     }
-    a.audit_with_reason("token_rejected", "address_blocked").await;
+    a.audit_with_reason("token_rejected", "address_blocked")
+        .await;
 }
 
 // ---------------------------------------------------------------- pairing
@@ -651,180 +652,6 @@ async fn an_expired_code_gives_expired_token() {
         "an expired code cannot be approved: {}",
         r.body
     );
-}
-
-// ---------------------------------------------------------------- links
-
-const LINKS_ON: &str = "[links]\nenabled = true\n";
-
-fn with_public_url(config: String, port: u16) -> String {
-    config.replace(
-        "listen = \"{listen}\"",
-        &format!("listen = \"{{listen}}\"\npublic_url = \"http://127.0.0.1:{port}\""),
-    )
-}
-
-/// `portcullis link --as EMAIL` for a gate on `port`.
-fn minted_link(world: &World, port: u16, email: &str, extra: &str) -> std::process::Output {
-    let config = with_public_url(world.config("", &format!("{LINKS_ON}{extra}")), port)
-        .replace("{listen}", &format!("127.0.0.1:{port}"));
-    run_cli(&["link", "--as", email], Some(&config), &[])
-}
-
-async fn link_proxy(world: &World, port: u16, rest: &str) -> Proxy {
-    let config = with_public_url(world.config("", rest), port);
-    Proxy::start_on(port, &config, &[]).await
-}
-
-async fn post_link(url: &str) -> Resp {
-    let mut b = Browser::new();
-    b.send(b.client().post(url)).await
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_one_time_link_shows_a_page_then_signs_in_once() {
-    let world = World::new().await;
-    let port = free_port();
-    let out = minted_link(
-        &world,
-        port,
-        "ada@example.com",
-        "[access]\nallowed_domains = [\"example.com\"]\n",
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let url = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    assert!(
-        url.starts_with(&format!("http://127.0.0.1:{port}/auth/link?token=")),
-        "{url}"
-    );
-    let token = url.split("token=").nth(1).unwrap().to_string();
-    let p = link_proxy(
-        &world,
-        port,
-        &format!("{LINKS_ON}[access]\nallowed_domains = [\"example.com\"]\n"),
-    )
-    .await;
-
-    // A link previewer's GET consumes nothing, however often.
-    for _ in 0..2 {
-        let page = reqwest::get(&url).await.unwrap();
-        assert_eq!(page.status(), 200);
-        assert_eq!(
-            page.headers()["referrer-policy"],
-            "strict-origin",
-            "no path or query leaves the page"
-        );
-        let body = page.text().await.unwrap();
-        assert!(body.contains("Sign in as ada@example.com"), "{body}");
-        assert!(!body.contains(&token), "the page never holds the token");
-    }
-    let shot = chromium::output_dir().join("link-confirm.png");
-    chromium::run_script("screenshot.mjs", json!({"url": url, "path": shot})).await;
-
-    // The POST signs in and lands on `/`.
-    let mut b = Browser::new();
-    let r = b.send(b.client().post(&url)).await;
-    assert_eq!(r.status, 303, "{}", r.body);
-    assert_eq!(r.location(), "/");
-    let me = b.get(&p.url("/api/auth/me")).await.json();
-    assert_eq!(me["user_id"], "ada@example.com");
-    assert_eq!(me["provider"], "link");
-    assert_eq!(
-        p.audit_event("link_redeemed").await["user_id"],
-        "ada@example.com"
-    );
-
-    // Once.
-    let again = post_link(&url).await;
-    assert_eq!(again.status, 400);
-    assert!(again.body.contains("used already"), "{}", again.body);
-    // Waits for the line (and fails without it).
-    p.audit_with_reason("link_rejected", "used").await;
-    // A tampered one.
-    let mut bytes = token.clone().into_bytes();
-    bytes[10] = if bytes[10] == b'A' { b'B' } else { b'A' };
-    let tampered = url.replace(&token, &String::from_utf8(bytes).unwrap());
-    assert_eq!(post_link(&tampered).await.status, 400);
-    assert_eq!(reqwest::get(&tampered).await.unwrap().status(), 400);
-
-    let raw = p.audit_raw_when("link_redeemed").await;
-    assert!(
-        !raw.contains(&token) && !p.stderr().contains(&token),
-        "the link never reaches a log line"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn an_expired_disabled_or_disallowed_link_is_refused() {
-    let world = World::new().await;
-    let port = free_port();
-    let rest = format!("{LINKS_ON}[access]\nallowed_emails = [\"ada@example.com\"]\n");
-    let p = link_proxy(&world, port, &rest).await;
-    let codec = portcullis::session::codec::Codec::new(
-        portcullis::session::codec::Purpose::Link,
-        &portcullis::secret::Secret::new(crate::common::SECRET),
-        &[],
-    );
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let link = |email: &str, ttl: i64| {
-        p.url(&format!(
-            "/auth/link?token={}",
-            portcullis::login::link::mint(&codec, email, ttl, now)
-        ))
-    };
-    let expired = post_link(&link("ada@example.com", -5)).await;
-    assert_eq!(expired.status, 400);
-    assert!(expired.body.contains("expired"), "{}", expired.body);
-    let stranger = post_link(&link("eve@example.com", 600)).await;
-    assert_eq!(stranger.status, 403, "outside [access]: {}", stranger.body);
-    p.audit_with_reason("link_rejected", "not_allowed").await;
-    // The CLI refuses to make that link at all.
-    let out = minted_link(
-        &world,
-        free_port(),
-        "eve@example.com",
-        "[access]\nallowed_emails = [\"ada@example.com\"]\n",
-    );
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("[access]"));
-
-    // Links off: the same link is refused, and the CLI says how to turn them on.
-    let off_port = free_port();
-    let off = link_proxy(&world, off_port, "").await;
-    let r = post_link(&off.url(&format!(
-        "/auth/link?token={}",
-        portcullis::login::link::mint(&codec, "ada@example.com", 600, now)
-    )))
-    .await;
-    assert_eq!(r.status, 400);
-    assert!(r.body.contains("links are off"), "{}", r.body);
-    let config = with_public_url(world.config("", ""), off_port).replace("{listen}", "127.0.0.1:1");
-    let out = run_cli(&["link", "--as", "ada@example.com"], Some(&config), &[]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("[links] enabled = true"));
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn two_racing_posts_of_one_link_give_exactly_one_session() {
-    let world = World::new().await;
-    let redis = Redis::start();
-    let port = free_port();
-    let rest = format!("{LINKS_ON}{}", redis_store(&redis));
-    let a = link_proxy(&world, port, &rest).await;
-    let b = link_proxy(&world, free_port(), &rest).await;
-    for _ in 0..10 {
-        let out = minted_link(&world, port, "ada@example.com", "");
-        let url = String::from_utf8(out.stdout).unwrap().trim().to_string();
-        let on_b = url.replace(&a.url(""), &b.url(""));
-        let (x, y) = tokio::join!(post_link(&url), post_link(&on_b));
-        let sessions = [&x, &y].iter().filter(|r| r.status == 303).count();
-        assert_eq!(sessions, 1, "{} and {}", x.status, y.status);
-        assert!([x.status, y.status].contains(&400));
-    }
 }
 
 /// The shell device of docs/clients.md, as written: it pairs, a person approves,

@@ -26,6 +26,7 @@ mod hermes;
 mod hostile;
 mod idp_faults;
 mod jupyter;
+mod links;
 mod load;
 mod oauth2_portal;
 mod operations;

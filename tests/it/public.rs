@@ -207,7 +207,9 @@ async fn a_portcullis_token_on_a_public_route_never_reaches_the_upstream() {
             let r = req.send().await.unwrap();
             assert_eq!(r.status(), 200, "a public route");
             let body: serde_json::Value = r.json().await.unwrap();
-            body["headers"]["authorization"].as_str().map(str::to_string)
+            body["headers"]["authorization"]
+                .as_str()
+                .map(str::to_string)
         }
     };
     for ours in [
@@ -216,7 +218,11 @@ async fn a_portcullis_token_on_a_public_route_never_reaches_the_upstream() {
         format!("Bearer {own}"),
         format!("bearer   {own} "),
     ] {
-        assert_eq!(seen(ours.clone()).await, None, "{ours} reached the upstream");
+        assert_eq!(
+            seen(ours.clone()).await,
+            None,
+            "{ours} reached the upstream"
+        );
     }
     assert_eq!(
         seen("Bearer the-dashboards-own".into()).await.as_deref(),
