@@ -382,6 +382,22 @@ pub async fn revoke(
     Ok(Some(paired))
 }
 
+/// Revokes every one of the person's paired devices, on every instance; the
+/// devices it ended.
+pub async fn revoke_all(
+    store: &dyn Store,
+    provider: &str,
+    sub: &str,
+) -> Result<Vec<Paired>, StoreError> {
+    let mut ended = Vec::new();
+    for did in store.members(&devices_key(provider, sub)).await? {
+        if let Some(paired) = revoke(store, provider, sub, &did).await? {
+            ended.push(paired);
+        }
+    }
+    Ok(ended)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,26 +27,37 @@ fn sessions_key(provider: &str, kind: &str, value: &str) -> String {
 }
 
 /// Records, at sign-in, which IdP session and subject this portcullis session
-/// belongs to. Failing to record it leaves the session to end at its expiry
-/// or logout, and says so.
+/// belongs to (and, for an IdP session, whose it is, so a logout naming only
+/// its `sid` can end the person's paired devices). A sign-in that cannot be
+/// recorded gets no session: the IdP could never end it.
 pub async fn remember(
     app: &App,
     idp_subject: &str,
     idp_session: Option<&str>,
     claims: &SessionClaims,
-) {
+) -> Result<(), StoreError> {
     let until = app.sessions.horizon(claims);
     let member = format!("{until} {}", claims.sid);
-    let mut sets = vec![sessions_key(&claims.provider, "sub", idp_subject)];
+    app.store
+        .add_member(
+            &sessions_key(&claims.provider, "sub", idp_subject),
+            &member,
+            until,
+        )
+        .await?;
     if let Some(sid) = idp_session {
-        sets.push(sessions_key(&claims.provider, "sid", sid));
+        app.store
+            .add_member(&sessions_key(&claims.provider, "sid", sid), &member, until)
+            .await?;
+        app.store
+            .put(
+                &sessions_key(&claims.provider, "sid_sub", sid),
+                idp_subject.as_bytes(),
+                until,
+            )
+            .await?;
     }
-    for set in sets {
-        if let Err(e) = app.store.add_member(&set, &member, until).await {
-            tracing::warn!(provider = %claims.provider, error = %e, "cannot record the IdP session of a sign-in; a back-channel logout from the IdP will not end it");
-            return;
-        }
-    }
+    Ok(())
 }
 
 fn refusal(status: u16, description: &str) -> Reply {
@@ -134,7 +145,7 @@ async fn end_sessions(
         (None, Some(sub)) => sessions_key(provider, "sub", sub),
         (None, None) => return Ok(0),
     };
-    let ended = match revoke_members(app, req, provider, notice, &set).await {
+    let ended = match end_person(app, req, provider, notice, &set).await {
         Ok(ended) => ended,
         Err(e) => {
             // Let the IdP's retry through: this token did not take effect.
@@ -142,6 +153,39 @@ async fn end_sessions(
             return Err(e.into());
         }
     };
+    Ok(ended)
+}
+
+/// Ends the sessions in `set`, then the person's paired devices: a back-channel
+/// logout says the IdP ended this person, and a device acts as them.
+async fn end_person(
+    app: &App,
+    req: &RequestInfo,
+    provider: &str,
+    notice: &LogoutNotice,
+    set: &str,
+) -> Result<usize, StoreError> {
+    let ended = revoke_members(app, req, provider, notice, set).await?;
+    let person = match (&notice.sub, &notice.sid) {
+        (Some(sub), _) => Some(sub.clone()),
+        (None, Some(sid)) => app
+            .store
+            .get(&sessions_key(provider, "sid_sub", sid))
+            .await?
+            .map(|b| String::from_utf8_lossy(&b).into_owned()),
+        (None, None) => None,
+    };
+    if let Some(sub) = person {
+        for device in crate::pairing::revoke_all(&*app.store, provider, &sub).await? {
+            app.audit.emit(
+                AuditEvent::new(AuditKind::DeviceRevoked, req.client_ip)
+                    .provider(provider)
+                    .user(&sub)
+                    .device(&device.label)
+                    .reason("backchannel_logout"),
+            );
+        }
+    }
     Ok(ended)
 }
 

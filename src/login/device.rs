@@ -22,9 +22,9 @@ use crate::bearer::{DeviceClaims, DEVICE_TOKEN_SECS};
 use crate::gate::{authenticate, unauthenticated, Auth};
 use crate::login::page::FormPage;
 use crate::pairing::{self, Grant, Pending, Poll};
-use crate::redirect::{DEVICES_PAGE, PAIRING_PAGE};
+use crate::redirect::{SafeNext, DEVICES_PAGE, PAIRING_PAGE};
 use crate::reply::Reply;
-use crate::request::RequestInfo;
+use crate::request::{encode, login_url, RequestInfo};
 use crate::secret::random_token;
 use crate::session::SessionClaims;
 
@@ -226,17 +226,44 @@ fn code_form(typed: &str, error: Option<&str>, action: &str) -> FormPage {
     )
 }
 
+/// How recent the sign-in that approves a device must be: a stolen cookie, or a
+/// script in the dashboard, should not be enough to pair a device that then acts
+/// as the person for a year.
+pub const RECENT_SIGN_IN_SECS: i64 = 600;
+
+/// Nothing when the person signed in within [`RECENT_SIGN_IN_SECS`]; else the
+/// redirect that has them sign in again and come back to the code.
+fn recent_sign_in(
+    req: &RequestInfo,
+    person: &SessionClaims,
+    code: &str,
+    now: i64,
+) -> Option<Reply> {
+    if now - person.auth_time <= RECENT_SIGN_IN_SECS {
+        return None;
+    }
+    let back = match code {
+        "" => PAIRING_PAGE.to_string(),
+        code => format!("{PAIRING_PAGE}?user_code={}", encode(code)),
+    };
+    Some(Reply::redirect(login_url(&req.origin, &SafeNext::parse(&back))).status(303))
+}
+
 /// `GET /auth/device`: the page to type a code on (`?user_code=` fills it in,
 /// and still asks).
 pub fn page(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -> Reply {
-    if let Err(reply) = person_on_a_page(app, req, headers, now) {
-        return reply;
-    }
+    let person = match person_on_a_page(app, req, headers, now) {
+        Ok(p) => p,
+        Err(reply) => return reply,
+    };
     let typed = req
         .param("user_code")
         .and_then(|c| pairing::normalize(&c))
         .map(|c| pairing::display(&c))
         .unwrap_or_default();
+    if let Some(again) = recent_sign_in(req, &person, &typed, now) {
+        return again;
+    }
     Reply::form_page(
         200,
         code_form(&typed, None, &req.origin.path(PAIRING_PAGE)).render(),
@@ -263,7 +290,15 @@ pub async fn submit(
         Err(_) => return store_down_page(),
     }
     let typed = form.get("user_code").map(String::as_str).unwrap_or("");
-    let found = match pairing::normalize(typed) {
+    let normalized = pairing::normalize(typed);
+    let shown = normalized
+        .as_deref()
+        .map(pairing::display)
+        .unwrap_or_default();
+    if let Some(again) = recent_sign_in(req, &person, &shown, now) {
+        return again;
+    }
+    let found = match normalized {
         Some(code) => match pairing::lookup(&*app.store, &code, now).await {
             Ok(found) => found.map(|p| (code, p)),
             Err(_) => return store_down_page(),

@@ -198,9 +198,13 @@ pub async fn callback(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i6
     }
     let groups = app.access.relevant_groups(&identity.groups);
     let (claims, sealed) = app.sessions.issue(&identity, groups, provider_id, now);
+    // What the store must hold for this session to be ended later (at the IdP
+    // on logout, by the IdP's back-channel logout): a session it cannot record
+    // is not issued.
+    let mut recorded = Ok(());
     if provider.logout().keeps_tokens() {
         let until = app.sessions.horizon(&claims);
-        let kept = app
+        recorded = app
             .store
             .put(
                 &tokens_key(&claims.sid),
@@ -208,12 +212,16 @@ pub async fn callback(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i6
                 until,
             )
             .await;
-        if let Err(e) = kept {
-            tracing::warn!(provider = provider_id, error = %e, "cannot keep the sign-in's tokens; logout will end the local session only");
-        }
     }
-    if provider.backchannel_logout() {
-        super::backchannel::remember(app, &identity.user_id, idp_session.as_deref(), &claims).await;
+    if recorded.is_ok() && provider.backchannel_logout() {
+        recorded =
+            super::backchannel::remember(app, &identity.user_id, idp_session.as_deref(), &claims)
+                .await;
+    }
+    if let Err(e) = recorded {
+        tracing::warn!(provider = provider_id, error = %e, "a sign-in could not be recorded in the store, so no session was issued; the person is asked to try again");
+        fail("store_unavailable", Some(provider_id));
+        return store_unavailable(req, headers).cookie(clear_pkce);
     }
     app.audit.emit(
         AuditEvent::new(AuditKind::LoginSuccess, req.client_ip)

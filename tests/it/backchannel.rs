@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
+use crate::clients::{bearer_get, device_code, poll, submit, user_code};
 use crate::common::node_idp::{IdpBrowser, NodeIdp};
 use crate::common::redis::Redis;
 use crate::common::{closes_within, free_port, ws_open, Browser, Proxy, World, Ws};
@@ -42,6 +43,21 @@ async fn sign_in(b: &mut Browser, at_idp: &mut IdpBrowser, proxy: &Proxy, login:
     let back = at_idp.walk(start.location(), login).await;
     let landed = b.get(&back).await;
     assert_eq!(landed.status, 302, "{}", landed.body);
+}
+
+/// A device paired by the person signed in on `b`: its token.
+async fn paired_device(b: &mut Browser, proxy: &Proxy, label: &str) -> String {
+    let code = device_code(proxy, label).await;
+    let r = submit(
+        b,
+        proxy,
+        &[("user_code", user_code(&code)), ("decision", "approve")],
+    )
+    .await;
+    assert!(r.body.contains("Device approved"), "{}", r.body);
+    let (status, token) = poll(proxy, &code).await;
+    assert_eq!(status, 200, "{token}");
+    token["access_token"].as_str().unwrap().to_string()
 }
 
 /// A ticketed WebSocket of `b`'s session, open on `proxy`.
@@ -98,6 +114,13 @@ async fn ending_the_idp_session_ends_the_session_and_its_websockets_on_every_ins
     let mut on_a = open_socket(&mut alice, &a).await;
     let mut on_b = open_socket(&mut alice, &b).await;
     assert_eq!(page_status(&a, &alice).await, 200);
+    // Each paired a device; a device acts as its person.
+    let alices_device = paired_device(&mut alice, &b, "alice-display").await;
+    let bobs_device = paired_device(&mut bob, &a, "bob-display").await;
+    assert_eq!(
+        bearer_get(&a, "/api/echo", &alices_device).await.status,
+        200
+    );
 
     // alice's IdP session ends at the IdP; it tells A.
     let ended = Instant::now();
@@ -135,6 +158,23 @@ async fn ending_the_idp_session_ends_the_session_and_its_websockets_on_every_ins
         .find(|l| l["reason"] == "backchannel_logout")
         .unwrap();
     assert_eq!(line["user_id"], "alice", "{line}");
+    // The IdP ended alice: her paired device ends too, on every instance; bob's
+    // goes on.
+    for p in [&a, &b] {
+        let r = bearer_get(p, "/api/echo", &alices_device).await;
+        assert_eq!(
+            r.status, 401,
+            "alice's device after her IdP logout: {}",
+            r.body
+        );
+        assert_eq!(bearer_get(p, "/api/echo", &bobs_device).await.status, 200);
+    }
+    let revoked = a
+        .audit_with_reason("device_revoked", "backchannel_logout")
+        .await;
+    assert!(revoked
+        .iter()
+        .any(|l| l["event"] == "device_revoked" && l["user_id"] == "alice"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -37,7 +37,7 @@ async fn proxy(world: &World, idp: Option<&NodeIdp>, port: u16, rest: &str) -> P
     Proxy::start_on(port, &config, &[]).await
 }
 
-async fn form(proxy: &Proxy, path: &str, fields: &[(&str, &str)]) -> (u16, Value) {
+pub async fn form(proxy: &Proxy, path: &str, fields: &[(&str, &str)]) -> (u16, Value) {
     let r = reqwest::Client::new()
         .post(proxy.url(path))
         .form(fields)
@@ -49,14 +49,14 @@ async fn form(proxy: &Proxy, path: &str, fields: &[(&str, &str)]) -> (u16, Value
 }
 
 /// The device asks to be paired.
-async fn device_code(proxy: &Proxy, name: &str) -> Value {
+pub async fn device_code(proxy: &Proxy, name: &str) -> Value {
     let (status, body) = form(proxy, "/auth/device/code", &[("name", name)]).await;
     assert_eq!(status, 200, "{body}");
     body
 }
 
 /// The device polls once.
-async fn poll(proxy: &Proxy, code: &Value) -> (u16, Value) {
+pub async fn poll(proxy: &Proxy, code: &Value) -> (u16, Value) {
     form(
         proxy,
         "/auth/device/token",
@@ -68,7 +68,7 @@ async fn poll(proxy: &Proxy, code: &Value) -> (u16, Value) {
     .await
 }
 
-async fn bearer_get(proxy: &Proxy, path: &str, token: &str) -> Resp {
+pub async fn bearer_get(proxy: &Proxy, path: &str, token: &str) -> Resp {
     let mut b = Browser::new();
     b.send(
         b.client()
@@ -94,7 +94,7 @@ async fn bearer_ws(proxy: &Proxy, token: &str) -> Result<Ws, u16> {
 }
 
 /// A person's POST of the pairing page's form, same-origin as a browser sends it.
-async fn submit(b: &mut Browser, proxy: &Proxy, fields: &[(&str, &str)]) -> Resp {
+pub async fn submit(b: &mut Browser, proxy: &Proxy, fields: &[(&str, &str)]) -> Resp {
     b.send(
         b.client()
             .post(proxy.url("/auth/device"))
@@ -104,7 +104,7 @@ async fn submit(b: &mut Browser, proxy: &Proxy, fields: &[(&str, &str)]) -> Resp
     .await
 }
 
-fn user_code(code: &Value) -> &str {
+pub fn user_code(code: &Value) -> &str {
     code["user_code"].as_str().unwrap()
 }
 

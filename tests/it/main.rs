@@ -17,6 +17,7 @@ mod behind_tls;
 mod browser;
 mod cli;
 mod clients;
+mod edges;
 mod fleet;
 mod forward_auth;
 mod gate_flow;
