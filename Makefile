@@ -1,5 +1,5 @@
 # The targets CI and the README use. `make test` is what .ci/run runs.
-.PHONY: setup demo test release
+.PHONY: setup demo test container release
 
 setup:
 	scripts/setup.sh
@@ -10,6 +10,9 @@ demo:
 
 test:
 	scripts/test.sh
+
+container:
+	scripts/container-test.sh
 
 release:
 	scripts/build-release.sh

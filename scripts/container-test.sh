@@ -68,8 +68,9 @@ build_runtime() {
   say "making the stand-in for $RUNTIME_IMAGE (Debian's libc6, libgcc-s1, ca-certificates)"
   local work="$CACHE/runtime-work"
   rm -rf "$work" && mkdir -p "$work/debs" "$work/root"
-  (cd "$work/debs" && apt-get download libc6 libgcc-s1 ca-certificates >/dev/null 2>&1) \
-    || fail "apt-get download (run apt-get update first)"
+  (cd "$work/debs" && { apt-get download libc6 libgcc-s1 ca-certificates >/dev/null 2>&1 \
+    || { apt-get update -qq && apt-get download libc6 libgcc-s1 ca-certificates >/dev/null; }; }) \
+    || fail "apt-get download of libc6, libgcc-s1 and ca-certificates"
   for deb in "$work"/debs/*.deb; do dpkg-deb -x "$deb" "$work/root"; done
   local r="$work/root"
   rm -rf "$r/usr/share/doc" "$r/usr/share/man" "$r/usr/share/lintian" "$r/usr/share/locale"
@@ -107,7 +108,8 @@ start=$(date +%s)
 bah bud --isolation chroot --pull-never --layers -t "$IMAGE" -f Dockerfile . >"$CACHE/build.log" 2>&1 \
   || { tail -40 "$CACHE/build.log" >&2; fail "the Dockerfile does not build (log: $CACHE/build.log)"; }
 took=$(($(date +%s) - start))
-say "built in ${took}s; image size $(bah images --format '{{.Size}}' "$IMAGE")"
+cached=$(grep -A1 'STEP .*cargo build --release --locked --bin portcullis' "$CACHE/build.log" | grep -c 'Using cache' || true)
+say "built in ${took}s; image size $(bah images --format '{{.Size}}' "$IMAGE"); dependency layer $([ "$cached" = 1 ] && echo "taken from the cache" || echo "built afresh")"
 # The last build step compiles portcullis alone: its dependencies came from the
 # layer before (built there now, or taken from the cache).
 last_step=$(awk '/STEP .*RUN touch src\/main.rs/{found=1} found' "$CACHE/build.log")

@@ -3,9 +3,10 @@
 # only installs what is missing.
 #   scripts/setup.sh --build   what the build needs (cmake for pingora's zlib-ng)
 #   scripts/setup.sh           that, plus what the tests talk to: nginx, Caddy, Redis,
-#                              Chromium, the test IdP's Node packages, and the
+#                              Chromium, the test IdP's Node packages, the
 #                              Hermes and JupyterLab dashboards in cached
-#                              virtualenvs
+#                              virtualenvs, and buildah and debootstrap for the
+#                              container test
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_ONLY=false
@@ -29,6 +30,10 @@ if ! $BUILD_ONLY; then
   command -v node >/dev/null || need_apt+=(nodejs npm)
   command -v curl >/dev/null || need_apt+=(curl)
   command -v jq >/dev/null || need_apt+=(jq)
+  # The container test: an OCI builder that needs no daemon, and the tool that
+  # makes its stand-in base images from Debian's packages.
+  command -v buildah >/dev/null || need_apt+=(buildah)
+  command -v debootstrap >/dev/null || need_apt+=(debootstrap)
 fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then
