@@ -80,6 +80,17 @@ impl Reply {
         self
     }
 
+    /// The body, when it is JSON that fits in a header value (printable ASCII):
+    /// what a front that drops a refusal's body can hand on instead.
+    pub fn json_body(&self) -> Option<&str> {
+        let json = self
+            .headers
+            .iter()
+            .any(|(n, v)| *n == "content-type" && v == "application/json");
+        let text = std::str::from_utf8(&self.body).ok()?;
+        (json && text.bytes().all(|b| (0x20..0x7f).contains(&b))).then_some(text)
+    }
+
     /// Writes the response; the request ends here.
     pub async fn send(self, session: &mut Session) -> Result<()> {
         let mut resp = ResponseHeader::build(self.status, Some(self.headers.len() + 7))?;

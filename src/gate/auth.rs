@@ -16,7 +16,7 @@ use crate::tickets::Rejection;
 
 /// Whether the client cannot show a page (an upgrade, a JSON client, a script's
 /// request), so a refusal is JSON rather than a page or a redirect.
-fn wants_a_json_reply(req: &RequestInfo, headers: &HeaderMap) -> bool {
+pub(super) fn wants_a_json_reply(req: &RequestInfo, headers: &HeaderMap) -> bool {
     is_upgrade(headers) || wants_json(&req.path, headers) || is_script_request(headers)
 }
 

@@ -9,12 +9,20 @@
 //! CVE-2026-40575). The original URI shapes two things, `next` and whether a
 //! `[[public]]` route matches; a session is judged by the cookie alone, so no
 //! header can make a request without one pass anywhere else.
+//!
+//! Since the front, not portcullis, forwards the request, the answer says what
+//! the front must hand on: a 200 carries `Authorization`, the request's own when
+//! it is the dashboard's and empty when it was portcullis's token (which the
+//! dashboard must never see); a refusal carries its JSON body again in
+//! `X-Portcullis-Answer`, and a page view's 401 the login URL in
+//! `X-Portcullis-Redirect`, for a front (nginx) that keeps only the status.
 
 use http::{HeaderMap, Method};
 use serde_json::json;
 
 use super::auth::{
-    authenticate, refresh, store_unavailable_as, unauthenticated, unauthenticated_as, Auth,
+    authenticate, refresh, store_unavailable_as, unauthenticated, unauthenticated_as,
+    wants_a_json_reply, Auth,
 };
 use crate::app::App;
 use crate::reply::Reply;
@@ -112,6 +120,36 @@ pub async fn verify(
     own_method: &Method,
     now: i64,
 ) -> Reply {
+    let reply = answer(app, req, headers, own_method, now).await;
+    if reply.status == 200 {
+        return reply.header("authorization", passed_authorization(app, headers));
+    }
+    match reply.json_body().map(str::to_string) {
+        Some(body) => reply.header("x-portcullis-answer", body),
+        None => reply,
+    }
+}
+
+/// The `Authorization` the dashboard may see: the request's own, unless it
+/// carries a portcullis token.
+fn passed_authorization(app: &App, headers: &HeaderMap) -> String {
+    if crate::bearer::presented(headers).is_some_and(|t| app.bearers.is_ours(t)) {
+        return String::new();
+    }
+    headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
+async fn answer(
+    app: &App,
+    req: &RequestInfo,
+    headers: &HeaderMap,
+    own_method: &Method,
+    now: i64,
+) -> Reply {
     let original = Original::read(req, headers, own_method);
     // The request the answer is about: the original target, where it is known.
     let asked = match &original.target {
@@ -173,8 +211,16 @@ pub async fn verify(
         // A page view is sent to the login page; what cannot show one (a script's
         // request, a JSON client, an upgrade) gets the 401 the gate would give it.
         Ok(auth) if redirect => unauthenticated(app, &asked, headers, &auth),
-        // Without `redirect=1` always JSON: the front decides what the person sees.
-        Ok(auth) => unauthenticated_as(app, &asked, &auth, true),
+        // Without `redirect=1` always JSON; where the gate would have sent a page
+        // view to the login page, the answer says where, for the front to.
+        Ok(auth) => {
+            let reply = unauthenticated_as(app, &asked, &auth, true);
+            if wants_a_json_reply(&asked, headers) {
+                reply
+            } else {
+                reply.header("x-portcullis-redirect", asked.login_url())
+            }
+        }
         Err(_) => store_unavailable_as(true),
     }
 }

@@ -111,7 +111,7 @@ pub fn user_code(code: &Value) -> &str {
 // ---------------------------------------------------------------- API tokens
 
 /// `portcullis token --name NAME`: the token, and the config lines to paste.
-fn minted_token(name: &str) -> (String, String) {
+pub fn minted_token(name: &str) -> (String, String) {
     let out = run_cli(&["token", "--name", name], None, &[]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();

@@ -19,6 +19,7 @@ pub mod jupyter;
 pub mod nginx;
 pub mod node_idp;
 pub mod redis;
+pub mod wsgi;
 
 pub const SECRET: &str = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
 pub const CLIENT_ID: &str = "portcullis-test";
@@ -309,6 +310,14 @@ impl Browser {
                 .danger_accept_invalid_certs(true)
                 .build()
                 .unwrap(),
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    /// Another browser, with no cookies, that trusts what `other` trusts.
+    pub fn new_like(other: &Browser) -> Self {
+        Browser {
+            client: other.client.clone(),
             cookies: BTreeMap::new(),
         }
     }
