@@ -12,6 +12,7 @@
 # (callgrind_control -d). Counts every thread of the proxy, kernel excluded.
 #
 # Usage: bench/instructions.sh [REQUESTS] [CONNECTIONS]   (default 2000 8)
+#        ONLY="portcullis portcullis_bearer" bench/instructions.sh   (some rows only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-2000}; CONNS=${2:-8}
@@ -28,9 +29,12 @@ cargo build --release --locked --bin portcullis --example pingora_baseline \
 BIN=target/release
 WORK=$(mktemp -d)
 cleanup() {
-  for f in "$WORK"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
+  for f in "$WORK"/*.pid; do
+    if [ -f "$f" ]; then kill "$(cat "$f")" 2>/dev/null || true; fi
+  done
   kill "${PROXY_PID:-}" 2>/dev/null || true
   rm -rf "$WORK"
+  return 0
 }
 trap cleanup EXIT
 UP=18501; PX=18502
@@ -85,6 +89,7 @@ COOKIE="Cookie: portcullis_session=$("$BIN/examples/mint_cookie" "$SECRET")"
 # count NAME PATH [HEADER] -- COMMAND...: instructions per request of COMMAND.
 count() {
   local name=$1 path=$2 header=$3; shift 4
+  case " ${ONLY:-$name} " in *" $name "*) ;; *) return 0 ;; esac
   local out="$WORK/cg.$name"
   valgrind --tool=callgrind --callgrind-out-file="$out.%p" "$@" >"$WORK/$name.log" 2>&1 &
   PROXY_PID=$!
@@ -97,16 +102,17 @@ count() {
   "$BIN/examples/request_loop" "127.0.0.1:$PX" "$path" 200 "$CONNS" ${header:+"$header"} >/dev/null
   # The process that answers: nginx's worker, or the proxy itself.
   local target=$PROXY_PID
-  callgrind_control -z "$target" >/dev/null
+  callgrind_control -z "$target" >/dev/null 2>&1
   local result
   result=$("$BIN/examples/request_loop" "127.0.0.1:$PX" "$path" "$N" "$CONNS" ${header:+"$header"})
-  callgrind_control -d "$target" >/dev/null
+  callgrind_control -d "$target" >/dev/null 2>&1
   sleep 0.5
   case "$result" in *non_200=0) ;; *) echo "$name: $result (not all 200)"; exit 1 ;; esac
   local dump total
   dump=$(ls -t "$out".* | head -1)
   total=$(awk '/^(summary|totals):/ { print $2; exit }' "$dump")
-  kill "$PROXY_PID" 2>/dev/null || true
+  # The counters are dumped; a graceful stop would only wait out its grace.
+  kill -9 "$PROXY_PID" 2>/dev/null || true
   wait "$PROXY_PID" 2>/dev/null || true
   PROXY_PID=""
   echo "$name $((total / N))"
@@ -122,14 +128,17 @@ results=$WORK/results
 } | tee "$results"
 echo
 awk -v n="$N" -v c="$CONNS" '
-  { ir[$1] = $2 }
+  function ratio(a, b) { return b ? a / b : 0 }
+  { ir[$1] = $2; seen[$1] = 1 }
   END {
     printf "instructions per request (%d GETs over %d keep-alive connections, callgrind)\n", n, c
     printf "  %-20s %9s %9s %9s\n", "", "instr", "/nginx", "/pingora"
+    split("nginx pingora portcullis portcullis_bearer portcullis_public", names, " ")
     for (i = 1; i <= 5; i++) {
-      split("nginx pingora portcullis portcullis_bearer portcullis_public", names, " ")
       k = names[i]
-      printf "  %-20s %9d %8.2fx %8.2fx\n", k, ir[k], ir[k] / ir["nginx"], ir[k] / ir["pingora"]
+      if (!(k in seen)) continue
+      printf "  %-20s %9d %8.2fx %8.2fx\n", k, ir[k], ratio(ir[k], ir["nginx"]), ratio(ir[k], ir["pingora"])
     }
-    printf "  the gate'\''s own cost (cookie): %d instructions per request\n", ir["portcullis"] - ir["pingora"]
+    if (("portcullis" in seen) && ("pingora" in seen))
+      printf "  the gate'\''s own cost (cookie): %d instructions per request\n", ir["portcullis"] - ir["pingora"]
   }' "$results"

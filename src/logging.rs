@@ -55,10 +55,34 @@ pub fn init(log: &LogConfig) {
     } else {
         Box::new(fmt::layer().compact().with_writer(std::io::stderr))
     };
+    let others = log_max_level(&level, verbose);
     let filter = level.and(filter_fn(move |meta| may_log(meta, verbose)));
     let _ = tracing_subscriber::registry()
         .with(layer.with_filter(filter))
         .try_init();
+    // The bridge sets `log`'s max level to trace, so every pingora `debug!` and
+    // `trace!` record is built and carried into tracing, only to be dropped
+    // there: about 10,000 instructions a request. Only `log` records that
+    // [`may_log`] lets through are worth building.
+    log::set_max_level(others);
+}
+
+/// The finest `log` level that can reach the log: other crates' lines pass at
+/// `warn` and above, or `info` when verbose, and never finer than `level` asks.
+fn log_max_level(level: &EnvFilter, verbose: bool) -> log::LevelFilter {
+    let ours = if verbose {
+        log::LevelFilter::Info
+    } else {
+        log::LevelFilter::Warn
+    };
+    let asked = match level.max_level_hint() {
+        Some(l) if l == tracing::level_filters::LevelFilter::OFF => log::LevelFilter::Off,
+        Some(l) if l == tracing::level_filters::LevelFilter::ERROR => log::LevelFilter::Error,
+        Some(l) if l == tracing::level_filters::LevelFilter::WARN => log::LevelFilter::Warn,
+        Some(l) if l == tracing::level_filters::LevelFilter::INFO => log::LevelFilter::Info,
+        _ => log::LevelFilter::Trace,
+    };
+    ours.min(asked)
 }
 
 #[cfg(test)]
@@ -120,5 +144,23 @@ mod tests {
         assert!(may_log(&meta("portcullis::gate", Level::TRACE), false));
         assert!(may_log(&meta("portcullis", Level::DEBUG), false));
         assert!(may_log(&meta("portcullis::server", Level::INFO), false));
+    }
+
+    #[test]
+    fn log_records_are_built_only_at_levels_that_can_pass() {
+        let max = |filter: &str, verbose| log_max_level(&EnvFilter::new(filter), verbose);
+        assert_eq!(
+            max("info", false),
+            log::LevelFilter::Warn,
+            "pingora's debug and info are never built"
+        );
+        assert_eq!(
+            max("trace", true),
+            log::LevelFilter::Info,
+            "verbose: info at most"
+        );
+        assert_eq!(max("debug", true), log::LevelFilter::Info);
+        assert_eq!(max("error", false), log::LevelFilter::Error);
+        assert_eq!(max("off", false), log::LevelFilter::Off);
     }
 }
