@@ -7,6 +7,7 @@
 
 pub mod codec;
 pub mod cookie;
+mod opened;
 
 use std::time::Duration;
 
@@ -67,6 +68,8 @@ pub enum SessionRead {
 #[derive(Debug)]
 pub struct Sessions {
     codec: Codec,
+    /// Values that opened before: a busy session is opened once, not per request.
+    opened: opened::Opened,
     ttl: Duration,
     cookie: cookie::CookieNames,
     /// `Some(max_age)`: sliding refresh on, never past `auth_time + max_age`.
@@ -77,6 +80,7 @@ impl Sessions {
     pub fn new(codec: Codec, ttl: Duration, cookie_base: String) -> Self {
         Self {
             codec,
+            opened: opened::Opened::default(),
             ttl,
             cookie: cookie::CookieNames::new(&cookie_base),
             sliding: None,
@@ -133,9 +137,15 @@ impl Sessions {
 
     /// The claims of one sealed cookie value, when it is authentic and unexpired.
     pub fn open(&self, value: &str, now: i64) -> Option<SessionClaims> {
-        self.codec
-            .open::<SessionClaims>(value)
-            .filter(|claims| claims.exp > now)
+        let claims = match self.opened.get(value) {
+            Some(claims) => claims,
+            None => {
+                let claims = self.codec.open::<SessionClaims>(value)?;
+                self.opened.insert(value, &claims);
+                claims
+            }
+        };
+        (claims.exp > now).then_some(claims)
     }
 
     pub fn ttl(&self) -> Duration {
