@@ -13,6 +13,8 @@
 #
 # Usage: bench/instructions.sh [REQUESTS] [CONNECTIONS]   (default 2000 8)
 #        ONLY="portcullis portcullis_bearer" bench/instructions.sh   (some rows only)
+#        PROFILE=profiling KEEP=dir bench/instructions.sh   (with symbols; keeps the
+#        dumps in dir for callgrind_annotate --inclusive=yes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-2000}; CONNS=${2:-8}
@@ -24,9 +26,10 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-cargo build --release --locked --bin portcullis --example pingora_baseline \
+PROFILE=${PROFILE:-release}
+cargo build --profile "$PROFILE" --locked --bin portcullis --example pingora_baseline \
   --example mint_cookie --example request_loop 2>&1 | tail -1
-BIN=target/release
+BIN=target/$PROFILE
 WORK=$(mktemp -d)
 cleanup() {
   for f in "$WORK"/*.pid; do
@@ -110,6 +113,7 @@ count() {
   case "$result" in *non_200=0) ;; *) echo "$name: $result (not all 200)"; exit 1 ;; esac
   local dump total
   dump=$(ls -t "$out".* | head -1)
+  if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp "$dump" "$KEEP/callgrind.$name"; fi
   total=$(awk '/^(summary|totals):/ { print $2; exit }' "$dump")
   # The counters are dumped; a graceful stop would only wait out its grace.
   kill -9 "$PROXY_PID" 2>/dev/null || true
