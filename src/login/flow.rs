@@ -5,10 +5,10 @@
 use http::HeaderMap;
 
 use super::page::{error_page, login_page as render_login, ProviderButton};
-use super::pkce::{PendingLogin, PKCE_COOKIE_TTL_SECS};
+use super::pkce::{PendingLogin, PendingLogins, PKCE_COOKIE_TTL_SECS};
 use crate::app::App;
 use crate::audit::{AuditEvent, AuditKind};
-use crate::gate::store_unavailable;
+use crate::gate::{authenticate, store_unavailable, Auth};
 use crate::provider::{AuthorizationRequest, CodeExchange, ProviderError, SignIn};
 use crate::redirect::SafeNext;
 use crate::reply::Reply;
@@ -78,12 +78,48 @@ pub async fn start_login(app: &App, req: &RequestInfo, headers: &HeaderMap, now:
     };
     app.audit
         .emit(AuditEvent::new(AuditKind::LoginStart, req.client_ip).provider(provider.id()));
-    Reply::redirect(url.to_string()).cookie(cookie::set_cookie(
-        app.pkce_cookie.base(),
-        &req.origin,
-        &app.pkce.seal(&pending),
-        std::time::Duration::from_secs(PKCE_COOKIE_TTL_SECS),
-    ))
+    // Other tabs' sign-ins in flight stay in the cookie beside this one.
+    let mut logins = pending_logins(app, req, headers, now);
+    logins.push(pending);
+    Reply::redirect(url.to_string()).cookie(pkce_cookie(app, req, logins))
+}
+
+/// The sign-ins in flight in this browser.
+fn pending_logins(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -> PendingLogins {
+    let cookies = cookie::header(headers).unwrap_or_default();
+    let values = cookie::values(&cookies, app.pkce_cookie.for_origin(&req.origin));
+    PendingLogins::read(&app.pkce, values, now)
+}
+
+/// The `Set-Cookie` line holding `logins`, or clearing the cookie when none is left.
+fn pkce_cookie(app: &App, req: &RequestInfo, logins: PendingLogins) -> String {
+    match logins.seal(&app.pkce) {
+        Some(sealed) => cookie::set_cookie(
+            app.pkce_cookie.base(),
+            &req.origin,
+            &sealed,
+            std::time::Duration::from_secs(PKCE_COOKIE_TTL_SECS),
+        ),
+        None => cookie::clear_cookie(app.pkce_cookie.base(), &req.origin),
+    }
+}
+
+/// A sign-in that went nowhere, in a browser another tab has signed in since:
+/// the person lands where this tab was going, signed in, not on an error page.
+fn already_signed_in(
+    app: &App,
+    req: &RequestInfo,
+    headers: &HeaderMap,
+    next: Option<&PendingLogin>,
+    now: i64,
+) -> Option<Reply> {
+    match authenticate(app, req, headers, now) {
+        Ok(Auth::Valid(_)) => {
+            let next = next.map_or_else(SafeNext::root, PendingLogin::next);
+            Some(Reply::redirect(req.origin.path(next.as_str())))
+        }
+        _ => None,
+    }
 }
 
 fn provider_error_page(req: &RequestInfo, name: &str, e: &ProviderError) -> Reply {
@@ -107,11 +143,12 @@ pub async fn callback(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i6
     if !app.store.revocations().is_fresh() {
         return store_unavailable(req, headers);
     }
-    let clear_pkce = cookie::clear_cookie(app.pkce_cookie.base(), &req.origin);
-    let cookies = cookie::header(headers).unwrap_or_default();
-    let pending = cookie::values(&cookies, app.pkce_cookie.for_origin(&req.origin))
-        .filter_map(|v| app.pkce.open::<PendingLogin>(v))
-        .find(|p| p.exp > now);
+    // This tab's sign-in is taken out of the cookie whatever its outcome (it is
+    // single use); the other tabs' stay.
+    let mut logins = pending_logins(app, req, headers, now);
+    let none_in_flight = logins.is_empty();
+    let pending = req.param("state").and_then(|s| logins.take(&s));
+    let clear_pkce = pkce_cookie(app, req, logins);
     let fail = |reason: &str, provider: Option<&str>| {
         let mut e = AuditEvent::new(AuditKind::LoginFailure, req.client_ip).reason(reason);
         if let Some(p) = provider {
@@ -120,7 +157,19 @@ pub async fn callback(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i6
         app.audit.emit(e);
     };
     let Some(pending) = pending else {
-        fail("no_login_in_progress", None);
+        if let Some(landing) = already_signed_in(app, req, headers, None, now) {
+            return landing.cookie(clear_pkce);
+        }
+        let reason = if none_in_flight {
+            "no_login_in_progress"
+        } else {
+            "bad_state"
+        };
+        fail(reason, None);
+        if !none_in_flight {
+            return back_to_login(req, 400, "Sign-in failed", "This sign-in answer does not belong to the sign-in started in this browser. Start again.")
+                .cookie(clear_pkce);
+        }
         return back_to_login(
             req,
             400,
@@ -131,6 +180,9 @@ pub async fn callback(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i6
     };
     let provider_id = pending.provider.as_str();
     if req.param("error").is_some() {
+        if let Some(landing) = already_signed_in(app, req, headers, Some(&pending), now) {
+            return landing.cookie(clear_pkce);
+        }
         fail("idp_error", Some(provider_id));
         return back_to_login(
             req,
@@ -140,11 +192,7 @@ pub async fn callback(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i6
         )
         .cookie(clear_pkce);
     }
-    let state_ok = req
-        .param("state")
-        .is_some_and(|s| pending.state_matches(&s));
-    let code = req.param("code").filter(|c| !c.is_empty());
-    let (true, Some(code)) = (state_ok, code) else {
+    let Some(code) = req.param("code").filter(|c| !c.is_empty()) else {
         fail("bad_state", Some(provider_id));
         return back_to_login(req, 400, "Sign-in failed", "This sign-in answer does not belong to the sign-in started in this browser. Start again.")
             .cookie(clear_pkce);

@@ -36,5 +36,6 @@ mod properties;
 mod providers;
 mod public;
 mod real_idp;
+mod tabs;
 mod upgrade;
 mod websocket;
