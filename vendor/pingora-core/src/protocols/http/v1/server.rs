@@ -44,7 +44,7 @@ use crate::utils::{BufRef, KVRef};
 
 /// portcullis patch: header slots reserved beyond a request's own, for the
 /// headers a proxy adds before it forwards the request.
-const PROXY_ADDED_HEADERS: usize = 8;
+const PROXY_ADDED_HEADERS: usize = 4;
 
 /// Tracks which writer is currently processing a task.
 ///
