@@ -33,19 +33,25 @@ pub async fn me(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i64) -> 
     match authenticate(app, req, headers, now) {
         Ok(Auth::Valid(c)) => {
             let (c, set_cookie) = refresh(app, req, c, now);
-            let expires_at = OffsetDateTime::from_unix_timestamp(c.exp)
-                .ok()
-                .and_then(|t| t.format(&Rfc3339).ok());
-            let reply = Reply::json(
-                200,
-                &json!({
-                    "user_id": c.sub,
-                    "email": c.email,
-                    "name": c.name,
-                    "provider": c.provider,
-                    "expires_at": expires_at,
-                }),
-            );
+            let rfc3339 = |ts: i64| {
+                OffsetDateTime::from_unix_timestamp(ts)
+                    .ok()
+                    .and_then(|t| t.format(&Rfc3339).ok())
+            };
+            let mut body = json!({
+                "user_id": c.sub,
+                "email": c.email,
+                "name": c.name,
+                "provider": c.provider,
+                // The latest the session can live, however active the person is.
+                "expires_at": rfc3339(app.sessions.horizon(&c)),
+            });
+            if app.sessions.slides() {
+                // When it ends if the person does nothing until then: a
+                // dashboard can warn before either.
+                body["idle_expires_at"] = json!(rfc3339(c.exp));
+            }
+            let reply = Reply::json(200, &body);
             match set_cookie {
                 Some(c) => reply.cookie(c),
                 None => reply,

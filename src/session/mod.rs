@@ -93,6 +93,11 @@ impl Sessions {
         self
     }
 
+    /// Whether sessions slide (each active use pushes the expiry on).
+    pub fn slides(&self) -> bool {
+        self.sliding.is_some()
+    }
+
     /// The latest a session signed in at `auth_time` can be valid, however often
     /// it is refreshed: revocations must last that long.
     pub fn horizon(&self, claims: &SessionClaims) -> i64 {

@@ -80,6 +80,10 @@ async fn login_flow_lands_on_next_and_forwards_identity() {
         &time::format_description::well_known::Rfc3339
     )
     .is_ok());
+    assert!(
+        me.get("idle_expires_at").is_none(),
+        "only sliding sessions have an idle deadline: {me}"
+    );
 
     let events: Vec<String> = proxy
         .audit_when("login_success")

@@ -230,6 +230,23 @@ async fn sliding_sessions_refresh_active_people_up_to_max_age() {
         .await
         .unwrap();
     assert_eq!(me["user_id"], "ann");
+    // A dashboard can warn before either end: the absolute one (auth_time +
+    // max_age) and the idle one (the refreshed cookie's expiry).
+    let at = |field: &str| {
+        time::OffsetDateTime::parse(
+            me[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("{field}: {me}")),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+        .unix_timestamp()
+    };
+    assert_eq!(at("expires_at"), now - 2400 + 7200, "{me}");
+    assert!(
+        (now + 3590..=now + 3600).contains(&at("idle_expires_at")),
+        "{me}"
+    );
 
     // Near the absolute limit: extended only up to auth_time + max_age.
     let set = refreshed(&proxy, &cookie(&claims(now, 6600, 2400, 300)))

@@ -1,6 +1,7 @@
 //! Sign-ins started in several tabs of one browser: each completes, in any
 //! order, landing on its own page; a callback whose sign-in went nowhere, in a
-//! browser another tab has signed in since, lands signed in.
+//! browser another tab has signed in since, lands signed in. And the warning a
+//! tab can show before its session ends.
 
 use crate::common::{urlencode, Browser, Proxy, World};
 
@@ -86,4 +87,36 @@ async fn three_chromium_tabs_complete_in_reverse_order() {
         assert_eq!(tab["landed"], *page, "{out}");
         assert_eq!(tab["me"], 200, "{out}");
     }
+}
+
+/// The expiry banner of docs/configuration.md, as written, in Chromium: with a
+/// four-minute session it tells the person so; `/api/auth/me` carries both
+/// deadlines when sessions slide.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_docs_expiry_banner_warns_before_a_session_ends() {
+    let docs = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/configuration.md"
+    ))
+    .unwrap();
+    let start = docs.find("```js\nasync function warnBeforeExpiry").unwrap() + 6;
+    let snippet = &docs[start..start + docs[start..].find("```").unwrap()];
+    let world = World::new().await;
+    let config = world.config("", "").replace(
+        "ttl = \"1h\"",
+        "ttl = \"4m\"\nsliding = true\nmax_age = \"1h\"",
+    );
+    let proxy = Proxy::start(&config).await;
+    let out = crate::common::chromium::run_script(
+        "expiry.mjs",
+        serde_json::json!({
+            "startUrl": proxy.url("/"), "landing": proxy.url("/"),
+            "login": "ada@example.com", "snippet": snippet,
+        }),
+    )
+    .await;
+    let banner = out["banner"].as_str().unwrap_or_else(|| panic!("{out}"));
+    assert!(banner.contains("Your session ends in 4 minutes"), "{out}");
+    assert!(out["me"]["idle_expires_at"].is_string(), "{out}");
+    assert!(out["me"]["expires_at"].is_string(), "{out}");
 }
