@@ -24,10 +24,14 @@ RUN mkdir -p src benches \
  && echo 'fn main() {}' > benches/gate.rs \
  && cargo build --release --locked --bin portcullis \
  && rm -rf src benches
-# Then the source (.dockerignore keeps out what the build never reads). The
-# copied files keep their mtimes, older than the stand-ins' build, so touch
-# makes cargo rebuild portcullis itself.
-COPY . .
+# Then the crate's own files, and only those: a second copy of vendor/ would
+# carry the checkout's newer mtimes, and cargo would rebuild the vendored
+# pingora crates that the cached layer above already holds. The copied files
+# keep their mtimes, which may be older than that layer's build, so touch makes
+# cargo rebuild portcullis itself.
+COPY src src
+COPY benches benches
+COPY scripts/build-release.sh scripts/
 RUN touch src/main.rs src/lib.rs && scripts/build-release.sh
 
 # glibc, libgcc and CA certificates; no shell, no package manager.
