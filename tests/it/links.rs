@@ -214,6 +214,9 @@ async fn a_used_link_stays_used_when_redis_restarts_empty() {
     let out = minted_link(&world, port, "ada@example.com", "");
     let url = String::from_utf8(out.stdout).unwrap().trim().to_string();
     assert_eq!(post_link(&url).await.status, 303, "used once");
+    // The use reaches the other instance by pub/sub within moments (as a
+    // logout does, within the fleet's 2 s); then Redis loses everything.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     redis.restart_empty();
     // Both instances reconnect and write back what they hold.
     let on_b = url.replace(&a.url(""), &b.url(""));
@@ -234,6 +237,15 @@ async fn a_used_link_stays_used_when_redis_restarts_empty() {
         assert!(
             std::time::Instant::now() < deadline,
             "the instances did not reconnect"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The instances write back what Redis forgot, the used link among it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while redis.cli(&["ZCARD", "portcullis:_revoked"]) == "0" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing was written back"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
