@@ -42,10 +42,6 @@ use crate::protocols::http::{
 use crate::protocols::{Digest, SocketAddr, Stream};
 use crate::utils::{BufRef, KVRef};
 
-/// portcullis patch: header slots reserved beyond a request's own, for the
-/// headers a proxy adds before it forwards the request.
-const PROXY_ADDED_HEADERS: usize = 4;
-
 /// Tracks which writer is currently processing a task.
 ///
 /// This enables resuming writes after cancellation. Each variant stores the
@@ -384,10 +380,7 @@ impl HttpSession {
                             req.method.unwrap_or(""),
                             // we path httparse to allow unsafe bytes in the str
                             req.path.unwrap_or("").as_bytes(),
-                            // portcullis patch: room for the headers a proxy adds
-                            // (X-Forwarded-*, identity), so the upstream copy's
-                            // two header maps do not grow and rehash per request
-                            Some(req.headers.len() + PROXY_ADDED_HEADERS),
+                            Some(req.headers.len()),
                         )?);
 
                         request_header.set_version(match req.version {
