@@ -11,8 +11,9 @@
 #                                          this machine's Rust toolchain
 #   gcr.io/distroless/cc-debian12:nonroot  libc6, libgcc-s1 and ca-certificates only,
 #                                          unpacked as distroless does, user nonroot
-# They, and the build's layers (the dependency layer among them), are cached under
-# ~/.cache/portcullis/containers between runs.
+# The stand-ins are cached under ~/.cache/portcullis/containers between runs;
+# a build's own layers are dropped after every run (vfs storage copies the
+# whole tree per layer, 15-25 GiB a build), so each run builds afresh.
 #
 # Where Docker is at hand, the same checks by hand:
 #   docker build -t portcullis . && docker run --rm portcullis check
@@ -95,18 +96,24 @@ build_runtime() {
 [ "$(standin_key "$BUILDER_IMAGE")" = "$BUILDER_KEY" ] || build_builder
 [ "$(standin_key "$RUNTIME_IMAGE")" = "$RUNTIME_KEY" ] || build_runtime
 
-# Each cached layer is a whole copy of the builder's tree in vfs storage; past
-# 40 GiB, drop the cache of older builds (the stand-ins stay).
-if [ "$(du -s -BG "$CACHE/storage" 2>/dev/null | cut -f1 | tr -d G)" -gt 40 ]; then
-  say "the layer cache is over 40 GiB: pruning older builds"
-  bah rmi --prune >/dev/null 2>&1 || true
+# Each layer is a whole copy of the builder's tree in vfs storage (a build
+# takes 15-25 GiB while it runs). Layers left by an interrupted run are dropped
+# first when the disk is short, and every run drops its own at the end,
+# whatever its outcome (the stand-ins and the tagged image stay).
+prune() { bah rm --all >/dev/null 2>&1 || true; bah rmi --prune >/dev/null 2>&1 || true; }
+free_gib=$(df -BG --output=avail "$CACHE" | tail -1 | tr -dc 0-9)
+if [ "${free_gib:-0}" -lt 40 ]; then
+  say "${free_gib} GiB free: dropping the layers of earlier builds first"
+  prune
 fi
+free_gib=$(df -BG --output=avail "$CACHE" | tail -1 | tr -dc 0-9)
+[ "${free_gib:-0}" -ge 25 ] || fail "only ${free_gib} GiB free under $CACHE; the build needs about 25"
 
 IMAGE=localhost/portcullis:test
 say "building the Dockerfile with buildah bud (its layers cached)"
 start=$(date +%s)
 bah bud --isolation chroot --pull-never --layers -t "$IMAGE" -f Dockerfile . >"$CACHE/build.log" 2>&1 \
-  || { tail -40 "$CACHE/build.log" >&2; fail "the Dockerfile does not build (log: $CACHE/build.log)"; }
+  || { tail -40 "$CACHE/build.log" >&2; prune; fail "the Dockerfile does not build (log: $CACHE/build.log)"; }
 took=$(($(date +%s) - start))
 cached=$(grep -A1 'STEP .*cargo build --release --locked --bin portcullis' "$CACHE/build.log" | grep -c 'Using cache' || true)
 say "built in ${took}s; image size $(bah images --format '{{.Size}}' "$IMAGE"); dependency layer $([ "$cached" = 1 ] && echo "taken from the cache" || echo "built afresh")"
@@ -156,6 +163,8 @@ cleanup() {
   [ -n "${server_pid:-}" ] && kill -9 "$server_pid" 2>/dev/null
   bah rm "$ctr" >/dev/null 2>&1 || true
   rm -f "$conf"
+  prune
+  return 0
 }
 trap cleanup EXIT
 bah copy "$ctr" "$conf" "$config_path" >/dev/null
