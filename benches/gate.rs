@@ -94,7 +94,6 @@ fn assertion(c: &mut Criterion) {
     let signer = portcullis::assertion::Signer::new(
         &Secret::new("bench-secret-0123456789-0123456789-abcdef"),
         &[],
-        "http://127.0.0.1:9119",
     );
     let (claims, _) = sessions().issue(
         &Identity {
@@ -115,12 +114,24 @@ fn assertion(c: &mut Criterion) {
             b.iter(|| {
                 // A later time each round than the last one's lifetime: never reused.
                 now += 1000;
-                signer.assertion(black_box(&claims), "https://gate.example", now)
+                signer.assertion(
+                    black_box(&claims),
+                    "https://gate.example",
+                    "http://127.0.0.1:9119",
+                    now,
+                )
             })
         },
     );
     c.bench_function("identity assertion: reuse (every other request)", |b| {
-        b.iter(|| signer.assertion(black_box(&claims), "https://gate.example", now))
+        b.iter(|| {
+            signer.assertion(
+                black_box(&claims),
+                "https://gate.example",
+                "http://127.0.0.1:9119",
+                now,
+            )
+        })
     });
 }
 

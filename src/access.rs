@@ -63,14 +63,15 @@ impl AccessPolicy {
         Ok(())
     }
 
-    /// The groups worth remembering in a session: those a rule names. A session
-    /// cookie stays small however many groups the IdP sends.
-    pub fn relevant_groups(&self, groups: &[String]) -> Vec<String> {
-        groups
-            .iter()
-            .filter(|g| self.config.allowed_groups.contains(g))
-            .cloned()
-            .collect()
+    /// Whether the rules name `group`: only such groups are remembered in a
+    /// session, so a cookie stays small however many groups the IdP sends.
+    pub fn names_group(&self, group: &str) -> bool {
+        self.config.allowed_groups.iter().any(|g| g == group)
+    }
+
+    /// Whether a group rule is set.
+    pub fn has_groups(&self) -> bool {
+        !self.config.allowed_groups.is_empty()
     }
 
     fn check_email(&self, email: Option<&str>, email_verified: bool) -> Result<(), Denial> {
@@ -166,10 +167,9 @@ mod tests {
     #[test]
     fn only_listed_groups_are_kept_for_the_session() {
         let p = grouped(&[], &[], &["admins"]);
-        assert_eq!(
-            p.relevant_groups(&strings(&["users", "admins", "x"])),
-            strings(&["admins"])
-        );
+        assert!(p.names_group("admins"));
+        assert!(!p.names_group("users"));
+        assert!(!p.names_group("Admins"), "exact, as the IdP sends it");
     }
 
     #[test]

@@ -1,9 +1,7 @@
 //! The running gate's shared state, built once from a validated [`Config`].
 
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 
-use crate::access::AccessPolicy;
 use crate::assertion::Signer;
 use crate::audit::Audit;
 use crate::bearer::Bearers;
@@ -13,6 +11,7 @@ use crate::provider::http::BackChannel;
 use crate::provider::Providers;
 use crate::public_routes::PublicRoutes;
 use crate::public_url::OriginResolver;
+use crate::routing::RouteTable;
 use crate::session::codec::{Codec, Purpose};
 use crate::session::cookie::CookieNames;
 use crate::session::Sessions;
@@ -24,12 +23,25 @@ use crate::tickets::Tickets;
 /// Why the gate could not be built from a valid config.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("`upstream.url`: cannot resolve `{0}`; check the host name")]
-    UpstreamUnresolvable(String),
+    #[error(transparent)]
+    UpstreamUnresolvable(#[from] crate::routing::Unresolvable),
     #[error("{0}")]
     Http(String),
     #[error("{0}")]
     Store(String),
+}
+
+/// The gate's current [`App`], swapped whole by a reload; a request keeps the
+/// one it started with.
+pub type SharedApp = Arc<arc_swap::ArcSwap<App>>;
+
+/// What a reload keeps.
+struct Lasting {
+    store: Arc<dyn Store>,
+    live: LiveConnections,
+    audit: Audit,
+    banner: Option<String>,
+    started_at: i64,
 }
 
 /// Everything a request needs, shared by all of them.
@@ -51,14 +63,13 @@ pub struct App {
     pub tickets: Tickets,
     /// Upgraded connections, closed when their session ends.
     pub live: LiveConnections,
-    pub access: AccessPolicy,
+    /// `[[routes]]` (or `[upstream]`), each with its upstream and rule.
+    pub routes: RouteTable,
     /// Signs `X-Portcullis-Assertion` and publishes its keys.
     pub assertion: Signer,
     /// `[[public]]`: what passes without a session.
     pub public: PublicRoutes,
     pub audit: Audit,
-    /// The upstream's socket address, resolved once at start (no DNS on the request path).
-    pub upstream_addr: SocketAddr,
     /// A notice shown on the login page (demo mode).
     pub banner: Option<String>,
     /// When this process started (Unix seconds): what a memory store remembers
@@ -68,13 +79,40 @@ pub struct App {
 
 impl App {
     pub fn new(config: Config, audit: Audit) -> Result<Self, StartError> {
-        let upstream_addr = config
-            .upstream
-            .address
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut a| a.next())
-            .ok_or_else(|| StartError::UpstreamUnresolvable(config.upstream.address.clone()))?;
+        let store: Arc<dyn Store> = match &config.store {
+            StoreConfig::Memory => Arc::new(MemoryStore::new()),
+            StoreConfig::Redis(redis) => {
+                Arc::new(RedisStore::new(redis).map_err(|e| StartError::Store(e.0))?)
+            }
+        };
+        let lasting = Lasting {
+            live: LiveConnections::new(Arc::clone(&store)),
+            store,
+            audit,
+            banner: None,
+            started_at: crate::store::unix_now(),
+        };
+        Self::build(config, lasting)
+    }
+
+    /// The gate for `config`, a reload of this one: the store, the live
+    /// connections, the audit log and the start time carry over, so sessions,
+    /// tickets and open WebSockets outlive the reload.
+    pub fn reloaded(&self, config: Config) -> Result<Self, StartError> {
+        Self::build(
+            config,
+            Lasting {
+                store: Arc::clone(&self.store),
+                live: self.live.clone(),
+                audit: self.audit.clone(),
+                banner: self.banner.clone(),
+                started_at: self.started_at,
+            },
+        )
+    }
+
+    fn build(config: Config, lasting: Lasting) -> Result<Self, StartError> {
+        let routes = RouteTable::new(&config.routes, &config.access)?;
         let s = &config.session;
         let mut sessions = Sessions::new(
             Codec::new(Purpose::Session, &s.secret, &s.previous_secrets),
@@ -93,17 +131,15 @@ impl App {
         let links = Codec::new(Purpose::Link, &s.secret, &s.previous_secrets);
         let pkce_cookie = CookieNames::new(&format!("{}_pkce", s.cookie_name));
         let backchannel = BackChannel::new().map_err(StartError::Http)?;
-        let providers = Providers::from_config(
-            &config.providers,
-            backchannel,
-            !config.access.allowed_groups.is_empty(),
-        );
-        let store: Arc<dyn Store> = match &config.store {
-            StoreConfig::Memory => Arc::new(MemoryStore::new()),
-            StoreConfig::Redis(redis) => {
-                Arc::new(RedisStore::new(redis).map_err(|e| StartError::Store(e.0))?)
-            }
-        };
+        let providers =
+            Providers::from_config(&config.providers, backchannel, routes.wants_groups());
+        let Lasting {
+            store,
+            live,
+            audit,
+            banner,
+            started_at,
+        } = lasting;
         let resolver = OriginResolver {
             public_url: config.server.public_url.clone(),
             trusted_proxies: config.server.trusted_proxies.clone(),
@@ -112,10 +148,10 @@ impl App {
         };
         Ok(Self {
             tickets: Tickets::new(Arc::clone(&store), config.tickets.ttl),
-            live: LiveConnections::new(Arc::clone(&store)),
-            access: AccessPolicy::new(config.access.clone()),
+            live,
+            routes,
             public: PublicRoutes::new(config.public.clone()),
-            assertion: Signer::new(&s.secret, &s.previous_secrets, &config.upstream.origin),
+            assertion: Signer::new(&s.secret, &s.previous_secrets),
             resolver,
             sessions,
             pkce,
@@ -126,9 +162,8 @@ impl App {
             providers,
             store,
             audit,
-            upstream_addr,
-            banner: None,
-            started_at: crate::store::unix_now(),
+            banner,
+            started_at,
             config,
         })
     }

@@ -59,19 +59,20 @@ struct Claims<'a> {
     exp: i64,
 }
 
+/// A cached assertion's session id, issuer and audience.
+type CacheKey = (String, String, String);
+
 pub struct Signer {
     key: EncodingKey,
     kid: String,
     /// The current key first, then those of `previous_secrets`.
     jwks: Vec<Jwk>,
-    /// The upstream's origin, the assertion's `aud`.
-    audience: String,
-    /// (session id, issuer) → (expiry, assertion).
-    cache: Mutex<HashMap<(String, String), (i64, String)>>,
+    /// (session id, issuer, audience) → (expiry, assertion).
+    cache: Mutex<HashMap<CacheKey, (i64, String)>>,
 }
 
 impl Signer {
-    pub fn new(current: &Secret, previous: &[Secret], audience: &str) -> Self {
+    pub fn new(current: &Secret, previous: &[Secret]) -> Self {
         let (key, current_jwk) = derive(current);
         let mut jwks = vec![current_jwk];
         jwks.extend(previous.iter().map(|s| derive(s).1));
@@ -79,7 +80,6 @@ impl Signer {
             kid: jwks[0].kid.clone(),
             key,
             jwks,
-            audience: audience.to_string(),
             cache: Mutex::default(),
         }
     }
@@ -89,10 +89,17 @@ impl Signer {
         serde_json::json!({ "keys": self.jwks })
     }
 
-    /// The assertion for `claims` at `issuer` (the public origin), reused while it
-    /// has more than a minute left.
-    pub fn assertion(&self, claims: &SessionClaims, issuer: &str, now: i64) -> Option<String> {
-        let key = (claims.sid.clone(), issuer.to_string());
+    /// The assertion for `claims` at `issuer` (the public origin) to `audience`
+    /// (the route's upstream's origin), reused while it has more than a minute
+    /// left.
+    pub fn assertion(
+        &self,
+        claims: &SessionClaims,
+        issuer: &str,
+        audience: &str,
+        now: i64,
+    ) -> Option<String> {
+        let key = (claims.sid.clone(), issuer.to_string(), audience.to_string());
         if let Ok(cache) = self.cache.lock() {
             if let Some((exp, token)) = cache.get(&key) {
                 if exp - now > RENEW_BEFORE_SECS {
@@ -101,7 +108,7 @@ impl Signer {
             }
         }
         let exp = now + LIFETIME_SECS;
-        let token = self.sign(claims, issuer, now, exp)?;
+        let token = self.sign(claims, issuer, audience, now, exp)?;
         if let Ok(mut cache) = self.cache.lock() {
             if cache.len() >= CACHE_MAX {
                 cache.retain(|_, (e, _)| *e - now > RENEW_BEFORE_SECS);
@@ -114,12 +121,19 @@ impl Signer {
         Some(token)
     }
 
-    fn sign(&self, c: &SessionClaims, issuer: &str, iat: i64, exp: i64) -> Option<String> {
+    fn sign(
+        &self,
+        c: &SessionClaims,
+        issuer: &str,
+        audience: &str,
+        iat: i64,
+        exp: i64,
+    ) -> Option<String> {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());
         let claims = Claims {
             iss: issuer,
-            aud: &self.audience,
+            aud: audience,
             sub: &c.sub,
             email: c.email.as_deref(),
             name: c.name.as_deref(),
@@ -195,9 +209,16 @@ mod tests {
 
     #[test]
     fn the_assertion_verifies_with_the_published_key_and_names_the_person() {
-        let s = Signer::new(&Secret::new("a".repeat(40)), &[], "http://127.0.0.1:9119");
+        let s = Signer::new(&Secret::new("a".repeat(40)), &[]);
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let token = s.assertion(&claims(), "https://gate.example", now).unwrap();
+        let token = s
+            .assertion(
+                &claims(),
+                "https://gate.example",
+                "http://127.0.0.1:9119",
+                now,
+            )
+            .unwrap();
         assert_eq!(
             decode_header(&token).unwrap().kid.as_deref(),
             Some(s.jwks[0].kid.as_str())
@@ -222,14 +243,14 @@ mod tests {
     fn every_instance_derives_the_same_key_and_rotation_keeps_the_old_one_published() {
         let old = Secret::new("o".repeat(40));
         let new = Secret::new("n".repeat(40));
-        let a = Signer::new(&old, &[], "aud");
-        let b = Signer::new(&old, &[], "aud");
+        let a = Signer::new(&old, &[]);
+        let b = Signer::new(&old, &[]);
         assert_eq!(a.jwks, b.jwks, "same secret, same key, on every instance");
-        let rotated = Signer::new(&new, std::slice::from_ref(&old), "aud");
+        let rotated = Signer::new(&new, std::slice::from_ref(&old));
         assert_ne!(rotated.jwks[0], a.jwks[0]);
         assert_eq!(rotated.jwks[1], a.jwks[0], "the old key stays published");
         let now = 1_000_000;
-        let before = a.assertion(&claims(), "iss", now).unwrap();
+        let before = a.assertion(&claims(), "iss", "aud", now).unwrap();
         let _ = verify_at(&before, &rotated.jwks[1], now);
     }
 
@@ -245,33 +266,44 @@ mod tests {
 
     #[test]
     fn an_assertion_is_reused_until_a_minute_before_it_expires() {
-        let s = Signer::new(&Secret::new("a".repeat(40)), &[], "aud");
-        let first = s.assertion(&claims(), "iss", 1000).unwrap();
+        let s = Signer::new(&Secret::new("a".repeat(40)), &[]);
+        let first = s.assertion(&claims(), "iss", "aud", 1000).unwrap();
         assert_eq!(
             s.assertion(
                 &claims(),
                 "iss",
+                "aud",
                 1000 + LIFETIME_SECS - RENEW_BEFORE_SECS - 1
             )
             .unwrap(),
             first
         );
         let renewed = s
-            .assertion(&claims(), "iss", 1000 + LIFETIME_SECS - RENEW_BEFORE_SECS)
+            .assertion(
+                &claims(),
+                "iss",
+                "aud",
+                1000 + LIFETIME_SECS - RENEW_BEFORE_SECS,
+            )
             .unwrap();
         assert_ne!(renewed, first);
         assert_ne!(
-            s.assertion(&claims(), "other-iss", 1000).unwrap(),
+            s.assertion(&claims(), "other-iss", "aud", 1000).unwrap(),
             first,
             "per issuer"
+        );
+        assert_ne!(
+            s.assertion(&claims(), "iss", "other-aud", 1000).unwrap(),
+            first,
+            "per audience: each route's upstream gets its own"
         );
     }
 
     #[test]
     fn a_key_of_another_secret_does_not_verify() {
-        let s = Signer::new(&Secret::new("a".repeat(40)), &[], "aud");
-        let other = Signer::new(&Secret::new("b".repeat(40)), &[], "aud");
-        let token = s.assertion(&claims(), "iss", 1000).unwrap();
+        let s = Signer::new(&Secret::new("a".repeat(40)), &[]);
+        let other = Signer::new(&Secret::new("b".repeat(40)), &[]);
+        let token = s.assertion(&claims(), "iss", "aud", 1000).unwrap();
         let key = DecodingKey::from_ed_components(&other.jwks[0].x).unwrap();
         let mut v = Validation::new(Algorithm::EdDSA);
         v.set_audience(&["aud"]);

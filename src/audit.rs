@@ -37,6 +37,10 @@ pub enum AuditKind {
     PairingLocked,
     LinkRedeemed,
     LinkRejected,
+    /// An open WebSocket closed because a reload took its route away.
+    AccessRevoked,
+    ConfigReloaded,
+    ConfigReloadFailed,
 }
 
 impl AuditKind {
@@ -59,6 +63,9 @@ impl AuditKind {
             AuditKind::PairingLocked => "pairing_locked",
             AuditKind::LinkRedeemed => "link_redeemed",
             AuditKind::LinkRejected => "link_rejected",
+            AuditKind::AccessRevoked => "access_revoked",
+            AuditKind::ConfigReloaded => "config_reloaded",
+            AuditKind::ConfigReloadFailed => "config_reload_failed",
         }
     }
 }
@@ -87,6 +94,9 @@ pub struct AuditEvent<'a> {
     /// A paired device's label.
     #[serde(skip_serializing_if = "Option::is_none")]
     device: Option<&'a str>,
+    /// The `[[routes]]` path the event is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    route: Option<&'a str>,
 }
 
 impl<'a> AuditEvent<'a> {
@@ -102,12 +112,19 @@ impl<'a> AuditEvent<'a> {
             reason: None,
             ticket: None,
             device: None,
+            route: None,
         }
     }
 
     /// Names the paired device (its label) the event is about.
     pub fn device(mut self, label: &'a str) -> Self {
         self.device = Some(label);
+        self
+    }
+
+    /// Names the route (its path) the event is about.
+    pub fn route(mut self, path: &'a str) -> Self {
+        self.route = Some(path);
         self
     }
 

@@ -21,6 +21,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::routing::{Refusal, RouteTable};
+use crate::session::SessionClaims;
 use crate::store::{Store, Verdict};
 
 /// How often live connections are checked against their sessions.
@@ -32,6 +34,33 @@ struct Conn {
     fd: RawFd,
     /// The client's address when registered: the socket's identity.
     peer: Option<SocketAddr>,
+    /// Who opened it, as the route rules see them, and the path (below the
+    /// prefix) it was opened at: what a reload judges it by again.
+    who: SessionClaims,
+    path: String,
+}
+
+impl Conn {
+    /// Shuts the client socket down, unless the descriptor is no longer the
+    /// registered socket; returns whether it did.
+    fn close(&self) -> bool {
+        if self.peer.is_none() || peer_of(self.fd) != self.peer {
+            tracing::warn!("a registered WebSocket's socket changed identity; left alone");
+            return false;
+        }
+        let _ = nix::sys::socket::shutdown(self.fd, nix::sys::socket::Shutdown::Both);
+        true
+    }
+}
+
+/// A connection a reload took the route of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revoked {
+    pub user_id: String,
+    pub provider: String,
+    /// The path of the route that refused it.
+    pub route: String,
+    pub reason: &'static str,
 }
 
 /// The peer address of socket `fd`, if it is a connected IP socket.
@@ -87,19 +116,22 @@ impl LiveConnections {
         }
     }
 
-    /// Registers the client socket `fd` of an upgraded connection of session `sid`
-    /// that expires at `exp`. Must be called from within a tokio runtime.
-    pub fn register(&self, sid: &str, exp: i64, fd: RawFd) -> LiveGuard {
+    /// Registers the client socket `fd` of an upgraded connection at `path`
+    /// (below the prefix) of the session (or token) `claims`. Must be called from
+    /// within a tokio runtime.
+    pub fn register(&self, claims: &SessionClaims, path: &str, fd: RawFd) -> LiveGuard {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         crate::metrics::METRICS.websockets.inc();
         if let Ok(mut conns) = self.inner.conns.lock() {
             conns.insert(
                 id,
                 Conn {
-                    sid: sid.to_string(),
-                    exp,
+                    sid: claims.sid.clone(),
+                    exp: claims.exp,
                     fd,
                     peer: peer_of(fd),
+                    who: claims.clone(),
+                    path: path.to_string(),
                 },
             );
         }
@@ -140,8 +172,7 @@ impl LiveConnections {
             .collect();
         for id in &doomed {
             if let Some(c) = conns.remove(id) {
-                if c.peer.is_none() || peer_of(c.fd) != c.peer {
-                    tracing::warn!("a registered WebSocket's socket changed identity; left alone");
+                if !c.close() {
                     continue;
                 }
                 tracing::info!(
@@ -152,10 +183,46 @@ impl LiveConnections {
                     },
                     "closed a WebSocket whose session ended"
                 );
-                let _ = nix::sys::socket::shutdown(c.fd, nix::sys::socket::Shutdown::Both);
             }
         }
         doomed.len()
+    }
+
+    /// Judges every live connection by `routes` (a reloaded config's), and
+    /// closes those its route's rule no longer admits.
+    pub fn recheck(&self, routes: &RouteTable) -> Vec<Revoked> {
+        let Ok(mut conns) = self.inner.conns.lock() else {
+            return Vec::new();
+        };
+        let refused: Vec<(u64, Revoked)> = conns
+            .iter()
+            .filter_map(|(id, c)| {
+                let (route, reason) = match routes.judge(&c.path, &c.who.person()) {
+                    Ok(_) => return None,
+                    Err(Refusal::Denied { route, denial }) => {
+                        (routes.get(route).path.clone(), denial.reason())
+                    }
+                    Err(Refusal::NoRoute) => (c.path.clone(), "route_removed"),
+                    Err(Refusal::Ambiguous) => (c.path.clone(), "path_ambiguous"),
+                };
+                Some((
+                    *id,
+                    Revoked {
+                        user_id: c.who.sub.clone(),
+                        provider: c.who.provider.clone(),
+                        route,
+                        reason,
+                    },
+                ))
+            })
+            .collect();
+        let mut closed = Vec::with_capacity(refused.len());
+        for (id, revoked) in refused {
+            if conns.remove(&id).is_some_and(|c| c.close()) {
+                closed.push(revoked);
+            }
+        }
+        closed
     }
 }
 
@@ -185,6 +252,21 @@ mod tests {
     use std::io::Read;
     use std::os::fd::AsRawFd;
 
+    fn claims(sid: &str, exp: i64) -> SessionClaims {
+        SessionClaims {
+            sid: sid.into(),
+            sub: "alice".into(),
+            email: Some("alice@example.com".into()),
+            email_verified: true,
+            name: None,
+            provider: "dev".into(),
+            groups: Vec::new(),
+            auth_time: 0,
+            iat: 0,
+            exp,
+        }
+    }
+
     fn pair() -> (std::net::TcpStream, std::net::TcpStream) {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let a = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
@@ -198,8 +280,8 @@ mod tests {
         let live = LiveConnections::new(store.clone());
         let (client, server) = pair();
         let (_c2, server2) = pair();
-        let _g1 = live.register("revoked", i64::MAX, server.as_raw_fd());
-        let _g2 = live.register("alive", i64::MAX, server2.as_raw_fd());
+        let _g1 = live.register(&claims("revoked", i64::MAX), "/", server.as_raw_fd());
+        let _g2 = live.register(&claims("alive", i64::MAX), "/", server2.as_raw_fd());
         store.revoke("revoked", i64::MAX).await.unwrap();
         assert_eq!(live.sweep(0), 1);
         assert_eq!(live.count(), 1);
@@ -214,7 +296,7 @@ mod tests {
     async fn expired_session_connection_is_shut_down() {
         let live = LiveConnections::new(Arc::new(MemoryStore::new()));
         let (_client, server) = pair();
-        let _g = live.register("s", 100, server.as_raw_fd());
+        let _g = live.register(&claims("s", 100), "/", server.as_raw_fd());
         assert_eq!(live.sweep(99), 0);
         assert_eq!(live.sweep(100), 1);
     }
@@ -224,7 +306,7 @@ mod tests {
         let store = Arc::new(MemoryStore::new());
         let live = LiveConnections::new(store.clone());
         let (client, server) = pair();
-        let _g = live.register("revoked", i64::MAX, server.as_raw_fd());
+        let _g = live.register(&claims("revoked", i64::MAX), "/", server.as_raw_fd());
         // As if the registered socket had closed and its descriptor number now
         // belonged to another connection: the recorded identity no longer matches.
         for c in live.inner.conns.lock().unwrap().values_mut() {
@@ -248,7 +330,7 @@ mod tests {
     async fn dropped_guard_deregisters() {
         let live = LiveConnections::new(Arc::new(MemoryStore::new()));
         let (_client, server) = pair();
-        let g = live.register("s", 100, server.as_raw_fd());
+        let g = live.register(&claims("s", 100), "/", server.as_raw_fd());
         assert_eq!(live.count(), 1);
         drop(g);
         assert_eq!(live.count(), 0);

@@ -56,9 +56,17 @@ enum Command {
     },
     /// Validate the config and print the resolved settings, secrets redacted.
     /// Exits 1 with a message naming the key on any problem.
+    #[command(
+        after_help = "Before a reload (SIGHUP), say what it would change:\n  portcullis check -c new.toml --against config/portcullis.toml"
+    )]
     Check {
         #[command(flatten)]
         config: ConfigArg,
+        /// The config the running process was started (or last reloaded) with:
+        /// also print what a reload from this file would change, and whether it
+        /// would be refused.
+        #[arg(long, value_name = "RUNNING")]
+        against: Option<PathBuf>,
     },
     /// Print a fresh random session secret (32 bytes, base64url).
     Secret,
@@ -101,7 +109,7 @@ fn main() -> ExitCode {
             println!("{}", portcullis::secret::random_token(32));
             ExitCode::SUCCESS
         }
-        Command::Check { config } => check(&config.path),
+        Command::Check { config, against } => check(&config.path, against.as_deref()),
         Command::Token { name } => token(&name),
         Command::Link { config, email, ttl } => link(&config.path, &email, ttl.into()),
         Command::Serve { config, upgrade } => serve(&config.path, upgrade),
@@ -125,12 +133,32 @@ fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
     })
 }
 
-fn check(path: &std::path::Path) -> ExitCode {
+fn check(path: &std::path::Path, against: Option<&std::path::Path>) -> ExitCode {
     let config = match load(path) {
         Ok(c) => c,
         Err(code) => return code,
     };
     print!("{}", portcullis::config::summary::render(&config));
+    if let Some(running) = against {
+        let running = match load(running) {
+            Ok(c) => c,
+            Err(code) => return code,
+        };
+        let changes = portcullis::config::changes::changes(&running, &config);
+        println!("\nA reload (SIGHUP) from this file:");
+        if changes.is_empty() {
+            println!("  changes nothing");
+        }
+        for c in &changes.applied {
+            println!("  applies: {c}");
+        }
+        if !changes.restart.is_empty() {
+            println!(
+                "  is REFUSED: {} changed, which needs a restart",
+                changes.restart.join(", ")
+            );
+        }
+    }
     if config.provider_errors.is_empty() {
         println!("\nconfig OK");
         ExitCode::SUCCESS
@@ -173,7 +201,7 @@ fn link(path: &std::path::Path, email: &str, ttl: std::time::Duration) -> ExitCo
         ExitCode::FAILURE
     };
     if !config.links.enabled {
-        return fail("sign-in links are off; set `[links] enabled = true` in the config (and restart portcullis) first");
+        return fail("sign-in links are off; set `[links] enabled = true` in the config (and reload or restart portcullis) first");
     }
     let Some(public_url) = &config.server.public_url else {
         return fail("`server.public_url` is not set, so the link's address is unknown; set it (or PORTCULLIS_PUBLIC_URL)");
@@ -190,8 +218,14 @@ fn link(path: &std::path::Path, email: &str, ttl: std::time::Duration) -> ExitCo
         email_verified: true,
         groups: &[],
     };
-    if let Err(denial) = portcullis::access::AccessPolicy::new(config.access.clone()).check(&person)
-    {
+    let routes = match portcullis::routing::RouteTable::new(&config.routes, &config.access) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("portcullis link: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(denial) = routes.admits_anywhere(&person) {
         return fail(&format!(
             "{email} would not pass `[access]` ({}); the link would be refused",
             denial.reason()
@@ -234,7 +268,7 @@ fn serve(path: &std::path::Path, upgrade: bool) -> ExitCode {
     }
     let listen = config.server.listen;
     match App::new(config, Audit::stdout()) {
-        Ok(app) => portcullis::server::run(app, listen, upgrade),
+        Ok(app) => portcullis::server::run(app, listen, upgrade, Some(path.to_path_buf())),
         Err(e) => {
             eprintln!("portcullis: {e}");
             ExitCode::FAILURE

@@ -21,6 +21,8 @@ pub struct Metrics {
     pub requests: IntCounterVec,
     pub auth_events: IntCounterVec,
     pub tickets: IntCounterVec,
+    /// `SIGHUP` reloads by result (`applied`, `refused`).
+    pub reloads: IntCounterVec,
     pub upstream_seconds: Histogram,
     pub websockets: IntGauge,
 }
@@ -113,6 +115,11 @@ impl Metrics {
             "WebSocket tickets by result.",
             &["result"],
         );
+        let reloads = counter(
+            "portcullis_config_reloads_total",
+            "Config reloads (SIGHUP) by result: applied, or refused (the old config goes on serving).",
+            &["result"],
+        );
         let upstream_seconds = Histogram::with_opts(
             HistogramOpts::new(
                 "portcullis_upstream_response_seconds",
@@ -135,6 +142,7 @@ impl Metrics {
             requests,
             auth_events,
             tickets,
+            reloads,
             upstream_seconds,
             websockets,
         }

@@ -10,6 +10,7 @@
 use http::Method;
 
 use crate::config::PublicRoute;
+use crate::paths::is_ambiguous;
 
 #[derive(Debug, Default)]
 pub struct PublicRoutes(Vec<PublicRoute>);
@@ -37,55 +38,6 @@ impl PublicRoutes {
     pub fn routes(&self) -> &[PublicRoute] {
         &self.0
     }
-}
-
-/// Whether a server could read `path` as another path: a dot segment, `//`, a
-/// backslash, `;`, an encoded slash, backslash, dot, `;`, NUL or `%` (double
-/// encoding), a malformed escape, or any byte outside printable ASCII (overlong
-/// UTF-8 and fullwidth dots reach servers that decode or normalise them).
-pub fn is_ambiguous(path: &str) -> bool {
-    let bytes = path.as_bytes();
-    if path.contains("//")
-        || path
-            .split('/')
-            .any(|segment| segment == "." || segment == "..")
-    {
-        return true;
-    }
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' | b';' => return true,
-            b'%' => {
-                let escaped = match bytes.get(i + 1..i + 3) {
-                    Some(&[hi, lo]) if hi.is_ascii_hexdigit() && lo.is_ascii_hexdigit() => {
-                        [hi.to_ascii_lowercase(), lo.to_ascii_lowercase()]
-                    }
-                    _ => return true,
-                };
-                match &escaped {
-                    b"2e" | b"2f" | b"5c" | b"3b" | b"00" | b"25" => return true,
-                    // An escaped byte outside printable ASCII.
-                    [hi, _] if !(b'2'..=b'7').contains(hi) || escaped == *b"7f" => return true,
-                    _ => i += 2,
-                }
-            }
-            0x21..=0x7e => {}
-            _ => return true,
-        }
-        i += 1;
-    }
-    false
-}
-
-/// Whether `path` is one of portcullis's own endpoints (never public).
-pub fn is_own_path(path: &str) -> bool {
-    path == "/login"
-        || path.starts_with("/login/")
-        || path == "/auth"
-        || path.starts_with("/auth/")
-        || path.starts_with("/api/auth/")
-        || path == "/api/auth"
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Builds the pingora server around the gate and runs it.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use pingora::apps::HttpServerOptions;
@@ -13,11 +14,13 @@ use pingora::services::background::background_service;
 use pingora::services::listening::Service;
 
 use crate::admin::AdminApp;
-use crate::app::App;
+use crate::app::{App, SharedApp};
 use crate::discovery::DiscoveryRetry;
 use crate::gate::Gate;
 use crate::live::Sweeper;
+use crate::reload::{OnHangup, Reloader};
 use crate::store::StoreFeed;
+use arc_swap::ArcSwap;
 
 /// Fetches provider discovery once (on a short-lived runtime of its own), then runs
 /// the proxy on `listen` (and `/metrics` on the admin listener, when configured)
@@ -27,7 +30,9 @@ use crate::store::StoreFeed;
 /// SIGTERM stops accepting at once and gives in-flight requests
 /// `server.shutdown_grace` to finish; SIGINT stops at once; SIGQUIT hands the
 /// listening sockets to a new process (pingora's zero-downtime upgrade).
-pub fn run(app: App, listen: SocketAddr, upgrade: bool) -> ! {
+///
+/// SIGHUP reloads the config from `config_path` (see [`crate::reload`]).
+pub fn run(app: App, listen: SocketAddr, upgrade: bool, config_path: Option<PathBuf>) -> ! {
     if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -52,10 +57,6 @@ pub fn run(app: App, listen: SocketAddr, upgrade: bool) -> ! {
     };
     let mut server = Server::new_with_opt_and_conf(Some(opt), conf);
     server.bootstrap();
-    server.add_service(background_service(
-        "provider discovery",
-        DiscoveryRetry::new(app.providers.clone()),
-    ));
     let mut options = HttpServerOptions::default();
     options.h1_header_timeout = Some(app.config.server.header_timeout);
     options.h1_idle_timeout = Some(app.config.server.idle_timeout);
@@ -67,7 +68,16 @@ pub fn run(app: App, listen: SocketAddr, upgrade: bool) -> ! {
         "store feed",
         StoreFeed(Arc::clone(&app.store)),
     ));
-    let mut proxy = http_proxy_service(&server.configuration, Gate::new(Arc::new(app)));
+    let app: SharedApp = Arc::new(ArcSwap::from_pointee(app));
+    server.add_service(background_service(
+        "config reload",
+        OnHangup(config_path.map(|path| Reloader::new(Arc::clone(&app), path))),
+    ));
+    server.add_service(background_service(
+        "provider discovery",
+        DiscoveryRetry::new(app.load().providers.clone()),
+    ));
+    let mut proxy = http_proxy_service(&server.configuration, Gate::new(app));
     if let Some(logic) = proxy.app_logic_mut() {
         logic.server_options = Some(options);
     }

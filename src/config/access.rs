@@ -2,7 +2,7 @@
 
 use super::{file, ConfigError};
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccessConfig {
     /// Lower-case addresses.
     pub allowed_emails: Vec<String>,
@@ -13,12 +13,20 @@ pub struct AccessConfig {
 }
 
 pub(super) fn validate_access(a: file::AccessFile) -> Result<AccessConfig, ConfigError> {
+    access_lists("access", a)
+}
+
+/// The three lists of `section` (`access`, or a route's).
+pub(super) fn access_lists(
+    section: &str,
+    a: file::AccessFile,
+) -> Result<AccessConfig, ConfigError> {
     let mut access = AccessConfig::default();
     for (i, e) in a.allowed_emails.iter().enumerate() {
         let e = e.trim().to_ascii_lowercase();
         if e.matches('@').count() != 1 || e.starts_with('@') || e.ends_with('@') {
             return Err(ConfigError::invalid(
-                &format!("access.allowed_emails[{i}]"),
+                &format!("{section}.allowed_emails[{i}]"),
                 format!("`{e}` is not an email address"),
             ));
         }
@@ -28,7 +36,7 @@ pub(super) fn validate_access(a: file::AccessFile) -> Result<AccessConfig, Confi
         let d = d.trim().trim_start_matches('@').to_ascii_lowercase();
         if d.is_empty() || d.contains('@') || !d.contains('.') {
             return Err(ConfigError::invalid(
-                &format!("access.allowed_domains[{i}]"),
+                &format!("{section}.allowed_domains[{i}]"),
                 format!("`{d}` is not a domain such as \"example.com\""),
             ));
         }
@@ -38,7 +46,7 @@ pub(super) fn validate_access(a: file::AccessFile) -> Result<AccessConfig, Confi
         let g = g.trim();
         if g.is_empty() {
             return Err(ConfigError::invalid(
-                &format!("access.allowed_groups[{i}]"),
+                &format!("{section}.allowed_groups[{i}]"),
                 "is empty; write the group name as the IdP sends it",
             ));
         }

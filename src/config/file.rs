@@ -9,7 +9,9 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub server: ServerFile,
-    pub upstream: UpstreamFile,
+    pub upstream: Option<UpstreamFile>,
+    #[serde(default)]
+    pub routes: Vec<RouteFile>,
     pub session: SessionFile,
     #[serde(default)]
     pub tickets: TicketsFile,
@@ -97,6 +99,21 @@ pub struct UpstreamFile {
     pub preserve_host: bool,
     #[serde(default)]
     pub identity_assertion: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteFile {
+    pub path: String,
+    pub upstream: String,
+    #[serde(default)]
+    pub preserve_host: bool,
+    #[serde(default)]
+    pub identity_assertion: bool,
+    pub allowed_emails: Option<Vec<String>>,
+    pub allowed_domains: Option<Vec<String>>,
+    pub allowed_groups: Option<Vec<String>>,
+    pub allow_any_signed_in: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,6 +6,7 @@
 //! others; with no usable provider at all, loading fails and lists every reason.
 
 mod access;
+pub mod changes;
 mod clients;
 mod error;
 mod file;
@@ -13,6 +14,7 @@ mod interpolate;
 mod log;
 mod provider;
 mod public;
+mod routes;
 mod server;
 mod session;
 mod store;
@@ -40,13 +42,14 @@ pub use provider::{
 };
 use public::validate_public;
 pub use public::PublicRoute;
+use routes::validate_routes;
+pub use routes::{RouteAccess, RouteConfig};
 use server::validate_server;
 pub use server::ServerConfig;
 use session::validate_session;
 pub use session::{SessionConfig, MIN_SECRET_DISTINCT, MIN_SECRET_LEN};
 use store::validate_store;
 pub use store::{RedisConfig, StoreConfig, DEFAULT_KEY_PREFIX};
-use upstream::validate_upstream;
 pub use upstream::UpstreamConfig;
 
 /// The environment variable that, when non-empty, overrides `server.public_url`.
@@ -56,7 +59,8 @@ pub const PUBLIC_URL_ENV: &str = "PORTCULLIS_PUBLIC_URL";
 #[derive(Debug, Clone)]
 pub struct Config {
     pub server: ServerConfig,
-    pub upstream: UpstreamConfig,
+    /// `[upstream]` (as the route `/`) and `[[routes]]`, in file order.
+    pub routes: Vec<RouteConfig>,
     pub session: SessionConfig,
     pub tickets: TicketsConfig,
     pub store: StoreConfig,
@@ -75,7 +79,7 @@ pub struct Config {
     pub links: LinksConfig,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TicketsConfig {
     pub ttl: Duration,
 }
@@ -128,7 +132,7 @@ impl Config {
         public_url_override: Option<String>,
     ) -> Result<Self, ConfigError> {
         let server = validate_server(file.server, public_url_override)?;
-        let upstream = validate_upstream(file.upstream)?;
+        let routes = validate_routes(file.upstream, file.routes)?;
         let session = validate_session(file.session)?;
         let tickets = TicketsConfig {
             ttl: duration("tickets.ttl", file.tickets.ttl.as_deref(), "30s")?,
@@ -193,7 +197,7 @@ impl Config {
             admin_listen,
             log,
             server,
-            upstream,
+            routes,
             session,
             tickets,
             store,

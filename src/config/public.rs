@@ -4,7 +4,7 @@
 use http::Method;
 
 use super::{file, ConfigError};
-use crate::public_routes::{is_ambiguous, is_own_path};
+use crate::paths::{is_ambiguous, is_own_path};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublicRoute {

@@ -9,7 +9,7 @@ use ipnet::IpNet;
 use super::{duration, file, ConfigError, PUBLIC_URL_ENV};
 use crate::public_url::{HostPattern, PublicUrl};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
     pub public_url: Option<PublicUrl>,

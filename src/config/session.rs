@@ -11,7 +11,7 @@ pub const MIN_SECRET_LEN: usize = 32;
 /// Fewer distinct characters than this is plainly not random (`aaaa…`, `abab…`).
 pub const MIN_SECRET_DISTINCT: usize = 16;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SessionConfig {
     pub secret: Secret,
     pub previous_secrets: Vec<Secret>,

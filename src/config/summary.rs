@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{Config, ProviderKind, StoreConfig};
+use super::{AccessConfig, Config, ProviderKind, RouteAccess, StoreConfig};
 
 /// The resolved configuration as text for the operator.
 pub fn render(c: &Config) -> String {
@@ -54,16 +54,35 @@ pub fn render(c: &Config) -> String {
         humantime::format_duration(s.idle_timeout),
         humantime::format_duration(s.shutdown_grace)
     );
-    let _ = writeln!(
-        out,
-        "[upstream]\n  url             = {}\n  host sent       = {}",
-        c.upstream.url,
-        if c.upstream.preserve_host {
-            "(the client's Host)"
-        } else {
-            &c.upstream.authority
-        }
-    );
+    let _ = writeln!(out, "[[routes]] (the longest matching path wins)");
+    for r in &c.routes {
+        let access = match &r.access {
+            RouteAccess::Inherit => "[access]".to_string(),
+            RouteAccess::Own(a) if *a == AccessConfig::default() => "anyone signed in".to_string(),
+            RouteAccess::Own(a) => format!(
+                "{} emails, {} domains, {} groups",
+                a.allowed_emails.len(),
+                a.allowed_domains.len(),
+                a.allowed_groups.len()
+            ),
+        };
+        let _ = writeln!(
+            out,
+            "  {:<15} = {} (host sent {}; identity assertion {}; access: {access})",
+            r.path,
+            r.upstream.url,
+            if r.upstream.preserve_host {
+                "is the client's"
+            } else {
+                &r.upstream.authority
+            },
+            if r.upstream.identity_assertion {
+                "on"
+            } else {
+                "off"
+            },
+        );
+    }
     let _ = writeln!(
         out,
         "[session]\n  secret          = [redacted] ({} bytes)\n  previous_secrets= {} kept for reading\n  ttl             = {}\n  sliding         = {}\n  cookie_name     = {}",
@@ -245,20 +264,25 @@ pub fn warnings(c: &Config) -> Vec<String> {
         .providers
         .iter()
         .all(|p| matches!(&p.kind, ProviderKind::Github(g) if g.checks_membership()));
-    if c.access.allowed_emails.is_empty()
-        && c.access.allowed_domains.is_empty()
-        && c.access.allowed_groups.is_empty()
-        && !membership_checked
-    {
-        w.push("[access] lists are all empty: ANY account the providers accept may sign in. Set allowed_emails, allowed_domains or allowed_groups.".into());
+    let open_access = c.access == AccessConfig::default();
+    for r in c.routes.iter().filter(|_| !membership_checked) {
+        match &r.access {
+            RouteAccess::Inherit if open_access => w.push(format!("[access] lists are all empty: ANY account the providers accept may sign in and use `{}`. Set allowed_emails, allowed_domains or allowed_groups.", r.path)),
+            RouteAccess::Own(a) if *a == AccessConfig::default() => w.push(format!("route `{}` has allow_any_signed_in = true: ANY account the providers accept may use it.", r.path)),
+            _ => {}
+        }
     }
-    if !c.access.allowed_groups.is_empty() {
+    let groups_named = !c.access.allowed_groups.is_empty()
+        || c.routes
+            .iter()
+            .any(|r| matches!(&r.access, RouteAccess::Own(a) if !a.allowed_groups.is_empty()));
+    if groups_named {
         for p in c
             .providers
             .iter()
             .filter(|p| matches!(p.kind, ProviderKind::Github(_)))
         {
-            w.push(format!("provider `{}` (github) sends no groups claim, so [access] allowed_groups turns all its users away; use its allowed_orgs/allowed_teams instead", p.id));
+            w.push(format!("provider `{}` (github) sends no groups claim, so an allowed_groups rule turns all its users away; use its allowed_orgs/allowed_teams instead", p.id));
         }
     }
     if c.links.enabled {

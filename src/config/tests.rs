@@ -40,8 +40,9 @@ fn minimal_config_gets_defaults() {
     assert_eq!(c.session.ttl, Duration::from_secs(12 * 3600));
     assert_eq!(c.tickets.ttl, Duration::from_secs(30));
     assert_eq!(c.session.cookie_name, "portcullis_session");
-    assert_eq!(c.upstream.authority, "127.0.0.1:9119");
-    assert_eq!(c.upstream.origin, "http://127.0.0.1:9119");
+    assert_eq!(c.routes[0].path, "/");
+    assert_eq!(c.routes[0].upstream.authority, "127.0.0.1:9119");
+    assert_eq!(c.routes[0].upstream.origin, "http://127.0.0.1:9119");
     assert!(c.server.trusted_proxies.is_empty());
     assert!(c.server.allowed_hosts.is_empty());
     assert_eq!(c.store, StoreConfig::Memory);

@@ -6,7 +6,7 @@ use url::Url;
 use super::{file, ConfigError};
 use crate::public_url::Prefix;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamConfig {
     pub url: Url,
     /// `host:port` to connect to.
@@ -25,35 +25,46 @@ pub struct UpstreamConfig {
 }
 
 pub(super) fn validate_upstream(u: file::UpstreamFile) -> Result<UpstreamConfig, ConfigError> {
-    const KEY: &str = "upstream.url";
-    let url = Url::parse(&u.url).map_err(|e| {
+    upstream_at(
+        "upstream.url",
+        &u.url,
+        u.preserve_host,
+        u.identity_assertion,
+    )
+}
+
+/// The upstream at `raw`, the value of the key `key`.
+pub(super) fn upstream_at(
+    key: &str,
+    raw: &str,
+    preserve_host: bool,
+    identity_assertion: bool,
+) -> Result<UpstreamConfig, ConfigError> {
+    let url = Url::parse(raw).map_err(|e| {
         ConfigError::invalid(
-            KEY,
-            format!(
-                "`{}` is not a URL ({e}); write e.g. \"http://127.0.0.1:9119\"",
-                u.url
-            ),
+            key,
+            format!("`{raw}` is not a URL ({e}); write e.g. \"http://127.0.0.1:9119\""),
         )
     })?;
     if url.scheme() != "http" {
         return Err(ConfigError::invalid(
-            KEY,
+            key,
             "must be http://; portcullis speaks plain HTTP to a dashboard beside it (loopback or a private network)",
         ));
     }
     let host = url
         .host_str()
-        .ok_or_else(|| ConfigError::invalid(KEY, "has no host"))?;
+        .ok_or_else(|| ConfigError::invalid(key, "has no host"))?;
     if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
         return Err(ConfigError::invalid(
-            KEY,
+            key,
             "must be scheme, host, port and an optional path (no query, fragment or user)",
         ));
     }
     let base_path = Prefix::parse(url.path())
         .ok_or_else(|| {
             ConfigError::invalid(
-                KEY,
+                key,
                 "has a path that is not `/segment/segment` of URL-safe characters; write e.g. \"http://127.0.0.1:8888/jupyter\"",
             )
         })?
@@ -70,7 +81,7 @@ pub(super) fn validate_upstream(u: file::UpstreamFile) -> Result<UpstreamConfig,
         authority,
         url,
         base_path,
-        preserve_host: u.preserve_host,
-        identity_assertion: u.identity_assertion,
+        preserve_host,
+        identity_assertion,
     })
 }

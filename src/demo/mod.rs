@@ -74,5 +74,5 @@ client_secret = "{client_secret}"
 (dashboard on {dashboard}, development IdP on {}; both loopback only)\n",
         idp.addr
     );
-    crate::server::run(app, listen, false)
+    crate::server::run(app, listen, false, None)
 }

@@ -6,9 +6,9 @@ use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::auth::{authenticate, refresh, unauthenticated, Auth};
 use crate::app::App;
 use crate::audit::{AuditEvent, AuditKind};
+use crate::identify::{authenticate, refresh, unauthenticated, Auth};
 use crate::reply::Reply;
 use crate::request::{encode, RequestInfo};
 use crate::tickets::MintError;

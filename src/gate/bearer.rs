@@ -6,10 +6,10 @@
 use http::HeaderMap;
 use serde_json::json;
 
-use super::auth::store_unavailable_as;
 use crate::app::App;
 use crate::audit::{AuditEvent, AuditKind};
 use crate::bearer::{presented, Holder};
+use crate::identify::store_unavailable_as;
 use crate::reply::Reply;
 use crate::request::RequestInfo;
 use crate::session::SessionClaims;
@@ -59,7 +59,7 @@ pub async fn authenticate(app: &App, req: &RequestInfo, headers: &HeaderMap, now
             Verdict::Revoked => ("revoked", Some(device)),
             Verdict::Live => {
                 let claims = device.session();
-                if app.access.check(&claims.person()).is_err() {
+                if app.routes.admits_anywhere(&claims.person()).is_err() {
                     ("no_longer_allowed", Some(device))
                 } else {
                     record_use(app, &device.did, device.exp, now);

@@ -9,8 +9,8 @@ use pingora::prelude::*;
 
 use super::Passage;
 use crate::app::App;
-use crate::config::UpstreamConfig;
 use crate::request::RequestInfo;
+use crate::routing::Route;
 use crate::session::cookie;
 
 /// Whether a client-sent request header is one portcullis alone may set, or could
@@ -26,13 +26,15 @@ fn is_spoofable(name: &str) -> bool {
         || name.starts_with("x-portcullis-")
 }
 
-/// Rewrites `upstream` (a copy of the client's request) for the upstream.
+/// Rewrites `upstream` (a copy of the client's request) for `route`'s upstream.
 pub fn rewrite(
     app: &App,
     req: &RequestInfo,
     passage: &Passage,
+    route: &Route,
     upstream: &mut RequestHeader,
 ) -> Result<()> {
+    let upstream_cfg = &route.upstream;
     let claims = passage.claims();
     // portcullis's token is for portcullis: the dashboard never sees it, on a
     // public route (where no token was asked for) as on any other.
@@ -66,9 +68,13 @@ pub fn rewrite(
         if let Some(email) = &claims.email {
             upstream.insert_header("x-forwarded-email", header_safe(email)?)?;
         }
-        if app.config.upstream.identity_assertion {
+        if upstream_cfg.identity_assertion {
             let now = time::OffsetDateTime::now_utc().unix_timestamp();
-            let Some(signed) = app.assertion.assertion(claims, &req.origin.origin(), now) else {
+            let issuer = req.origin.origin();
+            let signed = app
+                .assertion
+                .assertion(claims, &issuer, &upstream_cfg.origin, now);
+            let Some(signed) = signed else {
                 return Error::e_explain(
                     HTTPStatus(503),
                     "the identity assertion cannot be signed",
@@ -88,11 +94,16 @@ pub fn rewrite(
     }
     upstream.insert_header("x-forwarded-proto", req.origin.scheme.as_str())?;
     upstream.insert_header("x-forwarded-host", req.origin.host.as_str())?;
-    if !req.origin.prefix.is_empty() {
-        upstream.insert_header("x-forwarded-prefix", req.origin.prefix.as_str())?;
+    let route_prefix = route.forwarded_prefix();
+    if route_prefix.is_empty() {
+        if !req.origin.prefix.is_empty() {
+            upstream.insert_header("x-forwarded-prefix", req.origin.prefix.as_str())?;
+        }
+    } else {
+        let prefix = format!("{}{route_prefix}", req.origin.prefix.as_str());
+        upstream.insert_header("x-forwarded-prefix", prefix)?;
     }
 
-    let upstream_cfg = &app.config.upstream;
     if !upstream_cfg.preserve_host {
         upstream.insert_header("host", upstream_cfg.authority.as_str())?;
     }
@@ -108,7 +119,7 @@ pub fn rewrite(
         .headers
         .get("referer")
         .and_then(|v| v.to_str().ok())
-        .and_then(|r| upstream_referer(req, upstream_cfg, r));
+        .and_then(|r| upstream_referer(req, route, r));
     if let Some(referer) = referer {
         upstream.insert_header("referer", referer)?;
     }
@@ -120,7 +131,11 @@ pub fn rewrite(
         }
     }
 
-    let path_and_query = upstream_target(&upstream_cfg.base_path, &req.path, req.query.as_deref());
+    let path_and_query = upstream_target(
+        &upstream_cfg.base_path,
+        route.below(&req.path),
+        req.query.as_deref(),
+    );
     if upstream.uri.path_and_query().map(|p| p.as_str()) != Some(path_and_query.as_str()) {
         let uri: Uri = path_and_query
             .parse()
@@ -144,11 +159,11 @@ fn upstream_target(base_path: &str, path: &str, query: Option<&str>) -> String {
     target
 }
 
-/// A `Referer` on the dashboard's public origin, as the upstream would have seen
-/// it had it been reached directly: its origin the upstream's, its path mapped as
-/// the request's is, its query kept. `None` for any other `Referer` (passed on
-/// untouched).
-fn upstream_referer(req: &RequestInfo, upstream: &UpstreamConfig, referer: &str) -> Option<String> {
+/// A `Referer` on the dashboard's public origin, below `route`, as the upstream
+/// would have seen it had it been reached directly: its origin the upstream's,
+/// its path mapped as the request's is, its query kept. `None` for any other
+/// `Referer` (passed on untouched).
+fn upstream_referer(req: &RequestInfo, route: &Route, referer: &str) -> Option<String> {
     let (scheme, rest) = referer.split_once("://")?;
     let split = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, target) = rest.split_at(split);
@@ -161,7 +176,12 @@ fn upstream_referer(req: &RequestInfo, upstream: &UpstreamConfig, referer: &str)
         None => (target, None),
     };
     let path = if path.is_empty() { "/" } else { path };
-    let mapped = upstream_target(&upstream.base_path, req.origin.prefix.strip(path), query);
+    let below_prefix = req.origin.prefix.strip(path);
+    if !route.covers(below_prefix) {
+        return None;
+    }
+    let upstream = &route.upstream;
+    let mapped = upstream_target(&upstream.base_path, route.below(below_prefix), query);
     Some(format!("{}{mapped}", upstream.origin))
 }
 
@@ -198,16 +218,25 @@ mod tests {
         }
     }
 
-    fn upstream(base_path: &str) -> UpstreamConfig {
-        UpstreamConfig {
-            url: url::Url::parse("http://127.0.0.1:8888").unwrap(),
-            address: "127.0.0.1:8888".into(),
-            authority: "127.0.0.1:8888".into(),
-            origin: "http://127.0.0.1:8888".into(),
-            base_path: base_path.into(),
-            preserve_host: false,
-            identity_assertion: false,
+    fn route(path: &str, base_path: &str) -> Route {
+        Route {
+            path: path.into(),
+            upstream: crate::config::UpstreamConfig {
+                url: url::Url::parse("http://127.0.0.1:8888").unwrap(),
+                address: "127.0.0.1:8888".into(),
+                authority: "127.0.0.1:8888".into(),
+                origin: "http://127.0.0.1:8888".into(),
+                base_path: base_path.into(),
+                preserve_host: false,
+                identity_assertion: false,
+            },
+            addr: "127.0.0.1:8888".parse().unwrap(),
+            access: crate::access::AccessPolicy::default(),
         }
+    }
+
+    fn upstream(base_path: &str) -> Route {
+        route("/", base_path)
     }
 
     #[test]
@@ -265,6 +294,30 @@ mod tests {
             )
             .as_deref(),
             Some("http://127.0.0.1:8888/sessions")
+        );
+    }
+
+    #[test]
+    fn referer_below_a_route_is_mapped_by_that_route_only() {
+        let hermes = route("/hermes/", "");
+        assert_eq!(
+            upstream_referer(
+                &req(""),
+                &hermes,
+                "https://dash.example.com/hermes/sessions?x=1"
+            )
+            .as_deref(),
+            Some("http://127.0.0.1:8888/sessions?x=1")
+        );
+        let jupyter = route("/jupyter/", "/jupyter");
+        assert_eq!(
+            upstream_referer(&req(""), &jupyter, "https://dash.example.com/jupyter/lab").as_deref(),
+            Some("http://127.0.0.1:8888/jupyter/lab")
+        );
+        assert_eq!(
+            upstream_referer(&req(""), &hermes, "https://dash.example.com/jupyter/lab"),
+            None,
+            "another route's page is not this upstream's"
         );
     }
 

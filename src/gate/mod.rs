@@ -4,11 +4,11 @@
 //! a `[[public]]` route) lets it pass.
 
 mod api;
-mod auth;
 mod bearer;
-pub use auth::{authenticate, store_unavailable, unauthenticated, Auth};
+use crate::identify::{authenticate, unauthenticated, wants_a_json_reply, Auth};
 mod forward;
 mod probes;
+mod reach;
 mod routes;
 #[cfg(test)]
 mod tests;
@@ -22,7 +22,8 @@ use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use time::OffsetDateTime;
 
-use crate::app::App;
+use crate::app::{App, SharedApp};
+use crate::identify::{redeem_ticket, refresh};
 use crate::live::LiveGuard;
 use crate::login::page::error_page;
 use crate::metrics::{Outcome, METRICS};
@@ -32,7 +33,6 @@ use crate::request::{
     cross_origin, is_unsafe, is_upgrade, same_origin_upgrade, without_param, RequestInfo,
 };
 use crate::session::SessionClaims;
-use auth::{redeem_ticket, refresh};
 use bearer::Bearer;
 use routes::{route, Route};
 
@@ -41,10 +41,21 @@ pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 /// Longest request target accepted, in bytes.
 pub const MAX_URI_BYTES: usize = 8 * 1024;
 
+/// A request on its way to the upstream.
+pub struct Forward {
+    req: RequestInfo,
+    passage: Passage,
+    /// Its route in `app.routes`.
+    route: usize,
+    /// The config it was judged by: a reload while it is in flight changes
+    /// nothing for it.
+    app: Arc<App>,
+}
+
 /// Per-request state carried from `request_filter` to the upstream filters.
 #[derive(Default)]
 pub struct RequestCtx {
-    forward: Option<(RequestInfo, Passage)>,
+    forward: Option<Forward>,
     /// Set while an upgraded connection is live; dropping it deregisters it.
     live: Option<LiveGuard>,
     /// How the request ended, for `portcullis_requests_total`.
@@ -78,155 +89,174 @@ impl Passage {
 
 /// The gate: one per server, shared by every request.
 pub struct Gate {
-    app: Arc<App>,
+    app: SharedApp,
 }
 
 impl Gate {
-    pub fn new(app: Arc<App>) -> Self {
+    pub fn new(app: SharedApp) -> Self {
         Self { app }
     }
 
-    /// Decides one request: `Ok(None)` forwards it, `Ok(Some(reply))` answers it.
+    /// Decides one request: `None` forwards it, `Some(reply)` answers it.
     async fn decide(&self, session: &mut Session, ctx: &mut RequestCtx) -> Option<Reply> {
-        let app = &*self.app;
-        let header = session.req_header();
-        let headers = &header.headers;
-        // pingora accepts up to 1 MiB of headers; a dashboard needs a few KiB.
-        let header_bytes: usize = headers
-            .iter()
-            .map(|(k, v)| k.as_str().len() + v.len() + 4)
-            .sum();
-        if header_bytes > MAX_HEADER_BYTES {
-            return Some(Reply::text(431, "Request header fields too large\n"));
-        }
-        if header.uri.path_and_query().map_or(0, |p| p.as_str().len()) > MAX_URI_BYTES {
-            return Some(Reply::text(414, "URI too long\n"));
-        }
-        let peer = session
-            .client_addr()
-            .and_then(|a| a.as_inet())
-            .map(|a| a.ip());
-        // Health checks (Fly's among them) address the machine, not the public host.
-        let public_prefix = app.resolver.public_url.as_ref().map(|u| &u.prefix);
-        let path = public_prefix.map_or(header.uri.path(), |p| p.strip(header.uri.path()));
-        if path == "/auth/health" && matches!(header.method, http::Method::GET | http::Method::HEAD)
-        {
-            return Some(Reply::text(200, "ok\n"));
-        }
-        if path == "/auth/ready" && matches!(header.method, http::Method::GET | http::Method::HEAD)
-        {
-            return Some(probes::ready(app).await);
-        }
-        // The public keys: a dashboard fetches them over whatever address reaches
-        // portcullis (loopback, Fly's private network), not only the public host.
-        if path == "/.well-known/portcullis/jwks.json"
-            && matches!(header.method, http::Method::GET | http::Method::HEAD)
-        {
-            return Some(probes::jwks(app));
-        }
-        let origin = match app.resolver.resolve(peer, headers) {
-            Ok(o) => o,
-            Err(OriginError::BadHost) => {
-                return Some(Reply::text(400, "Bad Request: invalid Host\n"))
-            }
-            Err(OriginError::HostNotAllowed) => {
-                return Some(Reply::text(
-                    421,
-                    "Misdirected Request: this host is not served here\n",
-                ))
-            }
+        let current = self.app.load_full();
+        let (req, passage) = match decide(&current, session, ctx).await {
+            Ok(passed) => passed,
+            Err(reply) => return Some(reply),
         };
-        let mut req = RequestInfo {
-            peer,
-            client_ip: app.resolver.client_ip(peer, headers),
-            peer_trusted: app.resolver.is_trusted(peer),
-            path: origin.prefix.strip(header.uri.path()).to_string(),
-            query: header.uri.query().map(str::to_string),
-            origin,
-        };
-        if is_unsafe(&header.method) {
-            if let Some(why) = cross_origin(&req.origin, headers) {
-                let sent = headers
-                    .get("origin")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
-                tracing::info!(reason = why, method = %header.method, path = %req.path, origin = sent, expected = %req.origin.origin(), "refused a cross-origin request");
-                return Some(Reply::text(403, "Forbidden: cross-origin request\n"));
-            }
-        }
-        let now = OffsetDateTime::now_utc().unix_timestamp();
-        if header.method == http::Method::POST && routes::reads_form(&req.path) {
-            // portcullis's own form endpoints: the only requests whose body it reads.
-            let headers = headers.clone();
-            return Some(match read_body(session, routes::MAX_FORM_BYTES).await {
-                Ok(body) => routes::form_route(app, &req, &headers, &body, now).await,
-                Err(reply) => reply,
-            });
-        }
-        match route(app, &header.method, &req, headers, now).await {
-            Route::Respond(reply) => return Some(reply),
-            Route::Forward => {}
-        }
-        if app.public.matches(&header.method, &req.path) {
-            // No identity goes with it; a ticket in the query is not for the
-            // upstream either.
-            req.query = req
-                .query
-                .as_deref()
-                .and_then(|q| without_param(q, "ticket"));
-            ctx.forward = Some((req, Passage::Public));
-            return None;
-        }
-        if is_upgrade(headers) {
-            if let Some(ticket) = req.param("ticket") {
-                // Judged by the ticket alone: a cookie that comes along does not help.
-                return match redeem_ticket(app, &req, &ticket, now).await {
-                    Ok(claims) => {
-                        req.query = req
-                            .query
-                            .as_deref()
-                            .and_then(|q| without_param(q, "ticket"));
-                        ctx.forward = Some((req, Passage::Session(claims)));
-                        None
-                    }
-                    Err(reply) => Some(reply),
-                };
-            }
-        }
-        // A bearer token is judged alone: browsers cannot set it on a WebSocket,
-        // so it needs no Origin check, and a wrong one is never redirected.
-        match bearer::authenticate(app, &req, headers, now).await {
-            Bearer::Valid(claims) => {
-                ctx.forward = Some((req, Passage::Bearer(claims)));
-                return None;
-            }
-            Bearer::Refused(reply) => return Some(reply),
-            Bearer::Absent => {}
-        }
-        if is_upgrade(headers) && !same_origin_upgrade(&req.origin, headers) {
-            // Browsers always send Origin on a WebSocket handshake; one riding on the
-            // cookie from another site is cross-site WebSocket hijacking.
-            tracing::info!(path = %req.path, "refused a cookie-authenticated upgrade from a foreign or missing Origin");
-            return Some(Reply::json(
-                401,
-                &serde_json::json!({"error": "origin_not_allowed", "detail": "Unauthorized", "login_url": req.login_url()}),
-            ));
-        }
-        match authenticate(app, &req, headers, now) {
-            Ok(Auth::Valid(claims)) => {
-                // An upgrade's 101 is no place for a cookie; its next page view is.
-                let (claims, set_cookie) = if is_upgrade(headers) {
-                    (claims, None)
-                } else {
-                    refresh(app, &req, claims, now)
-                };
-                ctx.set_cookie = set_cookie;
-                ctx.forward = Some((req, Passage::Session(claims)));
+        let json = wants_a_json_reply(&req, &session.req_header().headers);
+        match reach::reach(&current, &req, json, passage.claims(), true) {
+            Ok(route) => {
+                ctx.forward = Some(Forward {
+                    req,
+                    passage,
+                    route,
+                    app: current,
+                });
                 None
             }
-            Ok(auth) => Some(unauthenticated(app, &req, headers, &auth)),
             Err(reply) => Some(reply),
         }
+    }
+}
+
+/// Who is asking, and with what: `Ok` once a session, a ticket, a token or a
+/// `[[public]]` path lets the request through the gate (its route is judged
+/// next); `Err` answers it.
+async fn decide(
+    app: &App,
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+) -> Result<(RequestInfo, Passage), Reply> {
+    let header = session.req_header();
+    let headers = &header.headers;
+    // pingora accepts up to 1 MiB of headers; a dashboard needs a few KiB.
+    let header_bytes: usize = headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return Err(Reply::text(431, "Request header fields too large\n"));
+    }
+    if header.uri.path_and_query().map_or(0, |p| p.as_str().len()) > MAX_URI_BYTES {
+        return Err(Reply::text(414, "URI too long\n"));
+    }
+    let peer = session
+        .client_addr()
+        .and_then(|a| a.as_inet())
+        .map(|a| a.ip());
+    // Health checks (Fly's among them) address the machine, not the public host.
+    let public_prefix = app.resolver.public_url.as_ref().map(|u| &u.prefix);
+    let path = public_prefix.map_or(header.uri.path(), |p| p.strip(header.uri.path()));
+    if path == "/auth/health" && matches!(header.method, http::Method::GET | http::Method::HEAD) {
+        return Err(Reply::text(200, "ok\n"));
+    }
+    if path == "/auth/ready" && matches!(header.method, http::Method::GET | http::Method::HEAD) {
+        return Err(probes::ready(app).await);
+    }
+    // The public keys: a dashboard fetches them over whatever address reaches
+    // portcullis (loopback, Fly's private network), not only the public host.
+    if path == "/.well-known/portcullis/jwks.json"
+        && matches!(header.method, http::Method::GET | http::Method::HEAD)
+    {
+        return Err(probes::jwks(app));
+    }
+    let origin = match app.resolver.resolve(peer, headers) {
+        Ok(o) => o,
+        Err(OriginError::BadHost) => return Err(Reply::text(400, "Bad Request: invalid Host\n")),
+        Err(OriginError::HostNotAllowed) => {
+            return Err(Reply::text(
+                421,
+                "Misdirected Request: this host is not served here\n",
+            ))
+        }
+    };
+    let mut req = RequestInfo {
+        peer,
+        client_ip: app.resolver.client_ip(peer, headers),
+        peer_trusted: app.resolver.is_trusted(peer),
+        path: origin.prefix.strip(header.uri.path()).to_string(),
+        query: header.uri.query().map(str::to_string),
+        origin,
+    };
+    if is_unsafe(&header.method) {
+        if let Some(why) = cross_origin(&req.origin, headers) {
+            let sent = headers
+                .get("origin")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            tracing::info!(reason = why, method = %header.method, path = %req.path, origin = sent, expected = %req.origin.origin(), "refused a cross-origin request");
+            return Err(Reply::text(403, "Forbidden: cross-origin request\n"));
+        }
+    }
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    if header.method == http::Method::POST && routes::reads_form(&req.path) {
+        // portcullis's own form endpoints: the only requests whose body it reads.
+        let headers = headers.clone();
+        return Err(match read_body(session, routes::MAX_FORM_BYTES).await {
+            Ok(body) => routes::form_route(app, &req, &headers, &body, now).await,
+            Err(reply) => reply,
+        });
+    }
+    match route(app, &header.method, &req, headers, now).await {
+        Route::Respond(reply) => return Err(reply),
+        Route::Forward => {}
+    }
+    if app.public.matches(&header.method, &req.path) {
+        // No identity goes with it; a ticket in the query is not for the
+        // upstream either.
+        req.query = req
+            .query
+            .as_deref()
+            .and_then(|q| without_param(q, "ticket"));
+        return Ok((req, Passage::Public));
+    }
+    if is_upgrade(headers) {
+        if let Some(ticket) = req.param("ticket") {
+            // Judged by the ticket alone: a cookie that comes along does not help.
+            return match redeem_ticket(app, &req, &ticket, now).await {
+                Ok(claims) => {
+                    req.query = req
+                        .query
+                        .as_deref()
+                        .and_then(|q| without_param(q, "ticket"));
+                    Ok((req, Passage::Session(claims)))
+                }
+                Err(reply) => Err(reply),
+            };
+        }
+    }
+    // A bearer token is judged alone: browsers cannot set it on a WebSocket,
+    // so it needs no Origin check, and a wrong one is never redirected.
+    match bearer::authenticate(app, &req, headers, now).await {
+        Bearer::Valid(claims) => {
+            return Ok((req, Passage::Bearer(claims)));
+        }
+        Bearer::Refused(reply) => return Err(reply),
+        Bearer::Absent => {}
+    }
+    if is_upgrade(headers) && !same_origin_upgrade(&req.origin, headers) {
+        // Browsers always send Origin on a WebSocket handshake; one riding on the
+        // cookie from another site is cross-site WebSocket hijacking.
+        tracing::info!(path = %req.path, "refused a cookie-authenticated upgrade from a foreign or missing Origin");
+        return Err(Reply::json(
+            401,
+            &serde_json::json!({"error": "origin_not_allowed", "detail": "Unauthorized", "login_url": req.login_url()}),
+        ));
+    }
+    match authenticate(app, &req, headers, now) {
+        Ok(Auth::Valid(claims)) => {
+            // An upgrade's 101 is no place for a cookie; its next page view is.
+            let (claims, set_cookie) = if is_upgrade(headers) {
+                (claims, None)
+            } else {
+                refresh(app, &req, claims, now)
+            };
+            ctx.set_cookie = set_cookie;
+            Ok((req, Passage::Session(claims)))
+        }
+        Ok(auth) => Err(unauthenticated(app, &req, headers, &auth)),
+        Err(reply) => Err(reply),
     }
 }
 
@@ -307,7 +337,11 @@ impl ProxyHttp for Gate {
                 "request reached the upstream without a session",
             );
         }
-        let mut peer = HttpPeer::new(self.app.upstream_addr, false, String::new());
+        let Some(forward) = &ctx.forward else {
+            return Error::e_explain(HTTPStatus(403), "no route");
+        };
+        let addr = forward.app.routes.get(forward.route).addr;
+        let mut peer = HttpPeer::new(addr, false, String::new());
         peer.options.connection_timeout = Some(std::time::Duration::from_secs(5));
         Ok(Box::new(peer))
     }
@@ -318,13 +352,19 @@ impl ProxyHttp for Gate {
         upstream: &mut RequestHeader,
         ctx: &mut Self::CTX,
     ) -> Result<()> {
-        let Some((req, passage)) = &ctx.forward else {
+        let Some(f) = &ctx.forward else {
             return Error::e_explain(
                 HTTPStatus(403),
                 "request reached the upstream without a session",
             );
         };
-        forward::rewrite(&self.app, req, passage, upstream)?;
+        forward::rewrite(
+            &f.app,
+            &f.req,
+            &f.passage,
+            f.app.routes.get(f.route),
+            upstream,
+        )?;
         ctx.upstream_sent = Some(std::time::Instant::now());
         Ok(())
     }
@@ -364,9 +404,10 @@ impl ProxyHttp for Gate {
                 .stream()
                 .filter(|s| s.get_socket_digest().is_some())
                 .map(|s| s.id());
-            let claims = ctx.forward.as_ref().and_then(|(_, p)| p.claims());
-            if let (Some(fd), Some(claims)) = (fd, claims) {
-                ctx.live = Some(self.app.live.register(&claims.sid, claims.exp, fd));
+            let forward = ctx.forward.as_ref();
+            let claims = forward.and_then(|f| f.passage.claims());
+            if let (Some(fd), Some(claims), Some(f)) = (fd, claims, forward) {
+                ctx.live = Some(f.app.live.register(claims, &f.req.path, fd));
             }
         }
         Ok(())

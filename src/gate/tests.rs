@@ -64,7 +64,7 @@ async fn session(head: &[&str]) -> (Session, DuplexStream) {
 
 /// Runs `request_filter`; the raw response when the gate answered itself.
 async fn filter(app: &Arc<App>, head: &[&str]) -> (Option<String>, RequestCtx, Session) {
-    let gate = Gate::new(Arc::clone(app));
+    let gate = Gate::new(Arc::new(arc_swap::ArcSwap::new(Arc::clone(app))));
     let (mut session, mut client) = session(head).await;
     let mut ctx = gate.new_ctx();
     let answered = gate.request_filter(&mut session, &mut ctx).await.unwrap();
@@ -214,12 +214,13 @@ async fn a_session_is_forwarded_with_a_clean_request() {
     )
     .await;
     assert!(answer.is_none(), "forwarded, not answered: {answer:?}");
-    let (req, passage) = ctx.forward.as_ref().unwrap();
+    let f = ctx.forward.as_ref().unwrap();
+    let (req, passage) = (&f.req, &f.passage);
     let claims = passage.claims().unwrap();
     assert_eq!(claims.email.as_deref(), Some("ada@example.com"));
 
     let mut upstream: RequestHeader = session.req_header().clone();
-    forward::rewrite(&app, req, passage, &mut upstream).unwrap();
+    forward::rewrite(&app, req, passage, app.routes.get(f.route), &mut upstream).unwrap();
     let h = |name: &str| {
         upstream
             .headers

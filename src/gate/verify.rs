@@ -20,11 +20,11 @@
 use http::{HeaderMap, Method};
 use serde_json::json;
 
-use super::auth::{
+use crate::app::App;
+use crate::identify::{
     authenticate, refresh, store_unavailable_as, unauthenticated, unauthenticated_as,
     wants_a_json_reply, Auth,
 };
-use crate::app::App;
 use crate::reply::Reply;
 use crate::request::{cross_origin, is_unsafe, RequestInfo};
 use crate::session::SessionClaims;
@@ -184,7 +184,7 @@ async fn answer(
         }
     }
     match super::bearer::authenticate(app, req, headers, now).await {
-        super::bearer::Bearer::Valid(claims) => return identity(app, req, &claims, now),
+        super::bearer::Bearer::Valid(claims) => return identity(app, req, &asked, &claims, now),
         super::bearer::Bearer::Refused(reply) => return reply,
         super::bearer::Bearer::Absent => {}
     }
@@ -202,7 +202,7 @@ async fn answer(
     match authenticate(app, &asked, headers, now) {
         Ok(Auth::Valid(claims)) => {
             let (claims, set_cookie) = refresh(app, req, claims, now);
-            let reply = identity(app, req, &claims, now);
+            let reply = identity(app, req, &asked, &claims, now);
             match set_cookie {
                 Some(c) if reply.status == 200 => reply.cookie(c),
                 _ => reply,
@@ -225,10 +225,21 @@ async fn answer(
     }
 }
 
-/// The 200 a front copies the identity from; 503 when a header value cannot be
-/// written or the assertion cannot be signed.
-fn identity(app: &App, req: &RequestInfo, claims: &SessionClaims, now: i64) -> Reply {
-    signed_identity(app, req, claims, now)
+/// The 200 a front copies the identity from, once the route of the original
+/// request admits the person (else the route's 403 or 404, always as JSON);
+/// 503 when a header value cannot be written or the assertion cannot be signed.
+fn identity(
+    app: &App,
+    req: &RequestInfo,
+    asked: &RequestInfo,
+    claims: &SessionClaims,
+    now: i64,
+) -> Reply {
+    let route = match super::reach::reach(app, asked, true, Some(claims), false) {
+        Ok(route) => app.routes.get(route),
+        Err(reply) => return reply,
+    };
+    signed_identity(app, req, claims, &route.upstream, now)
         .unwrap_or_else(|| Reply::json(503, &json!({"error": "assertion_unavailable"})))
 }
 
@@ -236,6 +247,7 @@ fn signed_identity(
     app: &App,
     req: &RequestInfo,
     claims: &SessionClaims,
+    upstream: &crate::config::UpstreamConfig,
     now: i64,
 ) -> Option<Reply> {
     let printable = |v: &str| v.bytes().all(|b| (0x20..0x7f).contains(&b));
@@ -243,8 +255,9 @@ fn signed_identity(
     if !printable(&claims.sub) || !printable(email) {
         return None;
     }
-    let assertion = if app.config.upstream.identity_assertion {
-        app.assertion.assertion(claims, &req.origin.origin(), now)?
+    let assertion = if upstream.identity_assertion {
+        app.assertion
+            .assertion(claims, &req.origin.origin(), &upstream.origin, now)?
     } else {
         String::new()
     };

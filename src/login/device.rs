@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 use crate::app::App;
 use crate::audit::{AuditEvent, AuditKind};
 use crate::bearer::{DeviceClaims, DEVICE_TOKEN_SECS};
-use crate::gate::{authenticate, unauthenticated, Auth};
+use crate::identify::{authenticate, unauthenticated, Auth};
 use crate::login::page::FormPage;
 use crate::pairing::{self, Grant, Pending, Poll};
 use crate::redirect::{SafeNext, DEVICES_PAGE, PAIRING_PAGE};

@@ -8,7 +8,7 @@ use super::page::{error_page, login_page as render_login, ProviderButton};
 use super::pkce::{PendingLogin, PendingLogins, PKCE_COOKIE_TTL_SECS};
 use crate::app::App;
 use crate::audit::{AuditEvent, AuditKind};
-use crate::gate::{authenticate, store_unavailable, Auth};
+use crate::identify::{authenticate, store_unavailable, Auth};
 use crate::provider::{AuthorizationRequest, CodeExchange, ProviderError, SignIn};
 use crate::redirect::SafeNext;
 use crate::reply::Reply;
@@ -234,7 +234,7 @@ pub async fn callback(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i6
             return provider_error_page(req, provider.display_name(), &e).cookie(clear_pkce);
         }
     };
-    if let Err(denial) = app.access.check(&identity.person()) {
+    if let Err(denial) = app.routes.admits_anywhere(&identity.person()) {
         app.audit.emit(
             AuditEvent::new(AuditKind::AccessDenied, req.client_ip)
                 .provider(provider_id)
@@ -244,7 +244,7 @@ pub async fn callback(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i6
         let who = identity.email.as_deref().unwrap_or(&identity.user_id);
         return access_denied(req, who).cookie(clear_pkce);
     }
-    let groups = app.access.relevant_groups(&identity.groups);
+    let groups = app.routes.relevant_groups(&identity.groups);
     let (claims, sealed) = app.sessions.issue(&identity, groups, provider_id, now);
     // What the store must hold for this session to be ended later (at the IdP
     // on logout, by the IdP's back-channel logout): a session it cannot record

@@ -117,7 +117,11 @@ fn open(app: &App, req: &RequestInfo, now: i64) -> Result<LinkClaims, Reply> {
     if claims.exp <= now {
         return Err(refusal(app, req, "expired", Some(&claims.email)));
     }
-    if app.access.check(&identity(&claims).person()).is_err() {
+    if app
+        .routes
+        .admits_anywhere(&identity(&claims).person())
+        .is_err()
+    {
         return Err(refusal(app, req, "not_allowed", Some(&claims.email)));
     }
     let forgets_on_restart = matches!(app.config.store, crate::config::StoreConfig::Memory);

@@ -158,7 +158,7 @@ impl Sessions {
     }
 
     /// New claims for `identity`, valid for the session ttl from `now`; `groups`
-    /// are the ones worth keeping (see `AccessPolicy::relevant_groups`).
+    /// are the ones worth keeping (see `RouteTable::relevant_groups`).
     pub fn issue(
         &self,
         identity: &Identity,

@@ -36,6 +36,7 @@ mod properties;
 mod providers;
 mod public;
 mod real_idp;
+mod routes;
 mod tabs;
 mod upgrade;
 mod websocket;

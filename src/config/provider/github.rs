@@ -7,7 +7,7 @@ use super::{KindParts, Shared};
 use crate::config::endpoint_url;
 use crate::config::file::ProviderFile;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GithubConfig {
     /// The web host: `https://github.com` or a GitHub Enterprise server.
     pub base_url: Url,

@@ -18,7 +18,7 @@ use super::file::ProviderFile;
 use super::ProviderError;
 use crate::secret::Secret;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ProviderConfig {
     pub id: String,
     pub display_name: String,
@@ -93,7 +93,7 @@ impl Kind {
 }
 
 /// A validated provider's kind-specific settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ProviderKind {
     /// OpenID Connect with discovery from `issuer`.
     Oidc(OidcConfig),

@@ -7,7 +7,7 @@ use super::{claim_name, KindParts, Shared};
 use crate::config::endpoint_url;
 use crate::config::file::ProviderFile;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OAuth2Config {
     pub authorize_url: Url,
     pub token_url: Url,

@@ -7,7 +7,7 @@ use crate::config::endpoint_url;
 use crate::config::file::ProviderFile;
 
 /// A validated OpenID Connect provider.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OidcConfig {
     /// Where discovery starts (`<issuer>/.well-known/openid-configuration`).
     pub issuer: Url,

@@ -38,6 +38,8 @@ pub struct Proxy {
     child: Child,
     pub audit_path: PathBuf,
     pub stderr_path: PathBuf,
+    /// The config file it was started with (rewrite it, then [`Proxy::reload`]).
+    pub config_path: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -74,6 +76,7 @@ impl Proxy {
             child,
             audit_path,
             stderr_path,
+            config_path: path,
             _dir: dir,
         };
         proxy.wait_ready().await;
@@ -96,6 +99,29 @@ impl Proxy {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// Writes `config` (`{listen}` replaced) over the config file and sends
+    /// SIGHUP; returns the audit line of the attempt (`config_reloaded` or
+    /// `config_reload_failed`).
+    pub async fn reload(&self, config: &str) -> serde_json::Value {
+        std::fs::write(
+            &self.config_path,
+            config.replace("{listen}", &self.addr.to_string()),
+        )
+        .unwrap();
+        let before = self.audit_now().iter().filter(|l| is_reload(l)).count();
+        let sent = Command::new("kill")
+            .args(["-HUP", &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -HUP");
+        let lines = self
+            .audit_until("a reload's audit line", |lines| {
+                lines.iter().filter(|l| is_reload(l)).count() > before
+            })
+            .await;
+        lines.into_iter().filter(is_reload).nth(before).unwrap()
     }
 
     pub fn stderr(&self) -> String {
@@ -192,6 +218,13 @@ impl Drop for Proxy {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn is_reload(line: &serde_json::Value) -> bool {
+    matches!(
+        line["event"].as_str(),
+        Some("config_reloaded" | "config_reload_failed")
+    )
 }
 
 /// An in-process development IdP and echo dashboard.

@@ -16,7 +16,7 @@ use crate::tickets::Rejection;
 
 /// Whether the client cannot show a page (an upgrade, a JSON client, a script's
 /// request), so a refusal is JSON rather than a page or a redirect.
-pub(super) fn wants_a_json_reply(req: &RequestInfo, headers: &HeaderMap) -> bool {
+pub fn wants_a_json_reply(req: &RequestInfo, headers: &HeaderMap) -> bool {
     is_upgrade(headers) || wants_json(&req.path, headers) || is_script_request(headers)
 }
 
@@ -81,7 +81,7 @@ pub fn authenticate(
             }
             Verdict::Stale => return Err(store_unavailable(req, headers)),
         }
-        if app.access.check(&claims.person()).is_err() {
+        if app.routes.admits_anywhere(&claims.person()).is_err() {
             dead = Some("no_longer_allowed");
             continue;
         }
@@ -100,7 +100,7 @@ pub async fn redeem_ticket(
     now: i64,
 ) -> Result<SessionClaims, Reply> {
     match app.tickets.redeem(ticket, now).await {
-        Ok(claims) if app.access.check(&claims.person()).is_ok() => {
+        Ok(claims) if app.routes.admits_anywhere(&claims.person()).is_ok() => {
             METRICS.tickets.with_label_values(&["consumed"]).inc();
             Ok(claims)
         }
