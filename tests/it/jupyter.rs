@@ -31,7 +31,7 @@ fn config(world: &World, idp: &NodeIdp, jupyter: &Jupyter, server: &str) -> Stri
 
 /// Two Labs with a kernel and a Chromium each are too much for two cores at once:
 /// the browser tests take turns.
-static ONE_LAB_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub static ONE_LAB_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn assert_lab_works(seen: &serde_json::Value, jupyter: &Jupyter, proxy: &Proxy) {
     assert!(

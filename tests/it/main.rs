@@ -38,5 +38,6 @@ mod public;
 mod real_idp;
 mod routes;
 mod tabs;
+mod two_dashboards;
 mod upgrade;
 mod websocket;

@@ -351,7 +351,9 @@ async fn a_broken_reload_changes_nothing_and_says_why() {
         "the old config serves on"
     );
     let failed = proxy.audit_when("config_reload_failed").await;
-    let failed = failed.iter().filter(|l| l["event"] == "config_reload_failed");
+    let failed = failed
+        .iter()
+        .filter(|l| l["event"] == "config_reload_failed");
     assert_eq!(failed.count(), 5);
     let metrics = reqwest::get(format!("http://127.0.0.1:{admin}/metrics"))
         .await
