@@ -31,6 +31,7 @@ mod links;
 mod load;
 mod oauth2_portal;
 mod operations;
+mod path_tricks;
 mod prefix;
 mod properties;
 mod providers;

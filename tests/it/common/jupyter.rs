@@ -87,6 +87,11 @@ impl Jupyter {
     }
 
     /// `http://127.0.0.1:<port><base>`, as portcullis's `upstream.url`.
+    /// The directory the Lab serves (its `root_dir`).
+    pub fn root(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}{}", self.port, self.base)
     }

@@ -355,7 +355,8 @@ impl Browser {
         }
     }
 
-    fn cookie_header(&self) -> Option<String> {
+    /// The `Cookie` header this browser sends.
+    pub fn cookie_header(&self) -> Option<String> {
         (!self.cookies.is_empty()).then(|| {
             self.cookies
                 .iter()

@@ -14,6 +14,15 @@ impl Nginx {
     /// Starts nginx on `port` with TLS, serving `locations` (nginx `location`
     /// blocks) in its one server.
     pub fn start(port: u16, locations: &str) -> Nginx {
+        Self::start_with(port, locations, true)
+    }
+
+    /// Starts nginx on `port` speaking plain HTTP (an upstream, not a front).
+    pub fn start_plain(port: u16, locations: &str) -> Nginx {
+        Self::start_with(port, locations, false)
+    }
+
+    fn start_with(port: u16, locations: &str, tls: bool) -> Nginx {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display().to_string();
         let cert = Command::new("openssl")
@@ -45,6 +54,11 @@ impl Nginx {
             .status()
             .expect("openssl");
         assert!(cert.success(), "openssl could not make a certificate");
+        let listen = if tls {
+            format!("    listen 127.0.0.1:{port} ssl;\n    ssl_certificate {d}/cert.pem;\n    ssl_certificate_key {d}/key.pem;")
+        } else {
+            format!("    listen 127.0.0.1:{port};")
+        };
         let conf = format!(
             r#"
 worker_processes 1;
@@ -61,9 +75,7 @@ http {{
   scgi_temp_path {d}/scgi;
   map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
   server {{
-    listen 127.0.0.1:{port} ssl;
-    ssl_certificate {d}/cert.pem;
-    ssl_certificate_key {d}/key.pem;
+{listen}
 {locations}
   }}
 }}
