@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Instructions per request, counted by valgrind's callgrind: nginx proxying, a
 # bare pingora proxy, and portcullis (a valid session cookie, an API token, a
-# [[public]] route) in front of the same small upstream (nginx returning 25
+# [[public]] route, and a cookie with 20 routes configured) in front of the same small upstream (nginx returning 25
 # bytes). Throughput on a 2-core machine swings 2x between runs; user-space
 # instructions per request repeat to within 0.5%, so this is the figure that
 # says whether a change helped.
@@ -87,6 +87,12 @@ authorize_url = "https://idp.example/authorize"
 token_url = "https://idp.example/token"
 userinfo_url = "https://idp.example/userinfo"
 CONF
+# The same gate with 20 routes: the request's route (the catch-all) is
+# matched last, after 19 others.
+cp "$WORK/portcullis.toml" "$WORK/portcullis-routes.toml"
+for i in $(seq 1 19); do
+  printf '[[routes]]\npath = "/dashboard-%d/"\nupstream = "http://127.0.0.1:%d"\nallowed_emails = ["someone%d@example.com"]\n' "$i" "$UP" "$i" >>"$WORK/portcullis-routes.toml"
+done
 COOKIE="Cookie: portcullis_session=$("$BIN/examples/mint_cookie" "$SECRET")"
 
 # count NAME PATH [HEADER] -- COMMAND...: instructions per request of COMMAND.
@@ -129,6 +135,7 @@ results=$WORK/results
   count portcullis / "$COOKIE" -- "$BIN/portcullis" serve -c "$WORK/portcullis.toml"
   count portcullis_bearer / "Authorization: Bearer $TOKEN" -- "$BIN/portcullis" serve -c "$WORK/portcullis.toml"
   count portcullis_public /public/x "" -- "$BIN/portcullis" serve -c "$WORK/portcullis.toml"
+  count portcullis_routes20 / "$COOKIE" -- "$BIN/portcullis" serve -c "$WORK/portcullis-routes.toml"
 } | tee "$results"
 echo
 awk -v n="$N" -v c="$CONNS" '
@@ -137,8 +144,8 @@ awk -v n="$N" -v c="$CONNS" '
   END {
     printf "instructions per request (%d GETs over %d keep-alive connections, callgrind)\n", n, c
     printf "  %-20s %9s %9s %9s\n", "", "instr", "/nginx", "/pingora"
-    split("nginx pingora portcullis portcullis_bearer portcullis_public", names, " ")
-    for (i = 1; i <= 5; i++) {
+    split("nginx pingora portcullis portcullis_bearer portcullis_public portcullis_routes20", names, " ")
+    for (i = 1; i <= 6; i++) {
       k = names[i]
       if (!(k in seen)) continue
       printf "  %-20s %9d %8.2fx %8.2fx\n", k, ir[k], ratio(ir[k], ir["nginx"]), ratio(ir[k], ir["pingora"])

@@ -135,5 +135,40 @@ fn assertion(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, cookie_codec, validators, assertion);
+/// A config with `[upstream]` alone, or with `extra` routes besides.
+fn route_table(extra: usize) -> portcullis::routing::RouteTable {
+    let mut text = String::from(
+        "[server]\nlisten = \"127.0.0.1:8080\"\n[upstream]\nurl = \"http://127.0.0.1:9119\"\n\
+         [session]\nsecret = \"bench-secret-0123456789-0123456789-abcdef\"\n\
+         [access]\nallowed_domains = [\"example.com\"]\n\
+         [[providers]]\nid = \"idp\"\nkind = \"oidc\"\nissuer = \"https://idp.example.com\"\nclient_id = \"x\"\n",
+    );
+    for i in 0..extra {
+        text.push_str(&format!(
+            "[[routes]]\npath = \"/dashboard-{i}/\"\nupstream = \"http://127.0.0.1:{}\"\nallowed_emails = [\"someone{i}@example.com\"]\n",
+            10_000 + i
+        ));
+    }
+    let config = portcullis::config::Config::parse(&text, &|_| None).unwrap();
+    portcullis::routing::RouteTable::new(&config.routes, &config.access).unwrap()
+}
+
+fn routes(c: &mut Criterion) {
+    let person = portcullis::access::Person {
+        email: Some("someone.with.a.long.name@example.com"),
+        email_verified: true,
+        groups: &[],
+    };
+    for (label, table) in [("1 route", route_table(0)), ("20 routes", route_table(19))] {
+        // The catch-all is matched last: the whole table is scanned.
+        c.bench_function(&format!("route: judge a plain path, {label}"), |b| {
+            b.iter(|| table.judge(black_box("/api/sessions/42/messages"), &person))
+        });
+        c.bench_function(&format!("route: judge an escaped path, {label}"), |b| {
+            b.iter(|| table.judge(black_box("/lab/tree/notes%20on%20q3.ipynb"), &person))
+        });
+    }
+}
+
+criterion_group!(benches, cookie_codec, validators, assertion, routes);
 criterion_main!(benches);

@@ -82,6 +82,17 @@ pub fn is_malformed(path: &str) -> bool {
     false
 }
 
+/// The bytes `path`'s well-formed `%XY` escapes stand for.
+pub fn escapes(path: &str) -> impl Iterator<Item = u8> + '_ {
+    let bytes = path.as_bytes();
+    memchr::memchr_iter(b'%', bytes).filter_map(move |i| match bytes.get(i + 1..i + 3) {
+        Some(&[hi, lo]) if hi.is_ascii_hexdigit() && lo.is_ascii_hexdigit() => {
+            Some(hex(hi) << 4 | hex(lo))
+        }
+        _ => None,
+    })
+}
+
 /// How many times an escape is undone: `%25` three deep covers every server
 /// that decodes twice, and a path escaped deeper than that is decoded no
 /// further by anyone.
@@ -172,6 +183,12 @@ mod tests {
         ] {
             assert_eq!(normalised(raw), read, "{raw}");
         }
+    }
+
+    #[test]
+    fn escapes_are_read_as_their_bytes() {
+        assert_eq!(escapes("/a%20b%2F%zz%4").collect::<Vec<_>>(), [b' ', b'/']);
+        assert_eq!(escapes("/plain").count(), 0);
     }
 
     #[test]

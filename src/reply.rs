@@ -10,6 +10,10 @@ use serde::Serialize;
 /// The CSP of portcullis's own pages: no script, no external resource.
 const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// The referrer policy of pages with a form: the form's POST still carries
+/// `Origin`, and never the page's path.
+pub const FORM_REFERRER_POLICY: &str = "strict-origin";
+
 /// A complete response.
 #[derive(Debug)]
 pub struct Reply {
@@ -34,10 +38,7 @@ impl Reply {
     /// A page with a form (device pairing, sign-in links): its referrer policy
     /// still sends `Origin` on the form's POST, and never the page's path.
     pub fn form_page(status: u16, html: String) -> Self {
-        Self::html(status, html).header(
-            "referrer-policy",
-            crate::login::page::FORM_REFERRER_POLICY.into(),
-        )
+        Self::html(status, html).header("referrer-policy", FORM_REFERRER_POLICY.into())
     }
 
     pub fn json<T: Serialize>(status: u16, value: &T) -> Self {

@@ -12,7 +12,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 
 use crate::access::{AccessPolicy, Denial, Person};
 use crate::config::{AccessConfig, RouteAccess, RouteConfig, UpstreamConfig};
-use crate::paths::{is_ambiguous, is_malformed, normalised};
+use crate::paths::{escapes, is_ambiguous, is_malformed, normalised};
 
 /// One dashboard behind the gate.
 #[derive(Debug)]
@@ -172,10 +172,12 @@ impl RouteTable {
         if self.routes.len() == 1 {
             return Ok(forward);
         }
-        // A path with nothing to read otherwise (no escape at all, in lower
-        // case) reaches only the route it matches.
-        let plain =
-            !path.bytes().any(|b| b.is_ascii_uppercase() || b == b'%') && !is_ambiguous(path);
+        // A path with nothing to read otherwise reaches only the route it
+        // matches: in lower case, and no escape that decodes to a character a
+        // route's path could hold (a space or a `?` spells no route).
+        let plain = !path.bytes().any(|b| b.is_ascii_uppercase())
+            && !is_ambiguous(path)
+            && !escapes(path).any(|b| b.is_ascii_alphanumeric() || b"-._~/\\".contains(&b));
         if plain {
             return Ok(forward);
         }

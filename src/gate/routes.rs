@@ -11,8 +11,8 @@
 //! | POST /api/auth/ws-ticket  | [`api::ws_ticket`]      |
 //! | any  /auth/verify         | [`verify::verify`]      |
 //!
-//! | GET  /auth/device         | [`device::page`]        |
-//! | GET  /auth/devices        | [`device::list`]        |
+//! | GET  /auth/device         | [`approval::page`]      |
+//! | GET  /auth/devices        | [`approval::list`]      |
 //! | GET  /auth/link           | [`link::show`]          |
 //! | POST /auth/link           | [`link::redeem`]        |
 //!
@@ -21,8 +21,8 @@
 //! | POST /auth/backchannel-logout | [`backchannel::receive`] |
 //! | POST /auth/device/code        | [`device::code`]         |
 //! | POST /auth/device/token       | [`device::token`]        |
-//! | POST /auth/device             | [`device::submit`]       |
-//! | POST /auth/devices            | [`device::revoke`]       |
+//! | POST /auth/device             | [`approval::submit`]     |
+//! | POST /auth/devices            | [`approval::revoke`]     |
 //!
 //! `/auth/health`, `/auth/ready` and `/.well-known/portcullis/jwks.json`
 //! ([`super::probes`]) are answered in the gate itself, before the `Host` checks.
@@ -35,7 +35,7 @@ use serde_json::json;
 use super::{api, verify};
 use crate::app::App;
 use crate::login::device::Form;
-use crate::login::{backchannel, device, flow, link, logout};
+use crate::login::{approval, backchannel, device, flow, link, logout};
 use crate::reply::Reply;
 use crate::request::{wants_json, RequestInfo};
 
@@ -70,9 +70,9 @@ pub async fn form_route(
         }
         "/auth/device/code" => device::code(app, req, &form, now).await,
         "/auth/device/token" => device::token(app, &form, now).await,
-        "/auth/device" => device::submit(app, req, headers, &form, now).await,
+        "/auth/device" => approval::submit(app, req, headers, &form, now).await,
         "/auth/link" => link::redeem(app, req, &form, now).await,
-        _ => device::revoke(app, req, headers, &form, now).await,
+        _ => approval::revoke(app, req, headers, &form, now).await,
     }
 }
 
@@ -100,9 +100,9 @@ pub async fn route(
         (&Method::GET, "/api/auth/providers") => api::providers(app, req),
         (&Method::GET, "/api/auth/me") => api::me(app, req, headers, now).await,
         (&Method::POST, "/api/auth/ws-ticket") => api::ws_ticket(app, req, headers, now).await,
-        (&Method::GET | &Method::HEAD, "/auth/device") => device::page(app, req, headers, now),
+        (&Method::GET | &Method::HEAD, "/auth/device") => approval::page(app, req, headers, now),
         (&Method::GET | &Method::HEAD, "/auth/devices") => {
-            device::list(app, req, headers, now).await
+            approval::list(app, req, headers, now).await
         }
         (&Method::GET | &Method::HEAD, "/auth/link") => link::show(app, req, now).await,
         // nginx's `auth_request` asks with the original request's method.

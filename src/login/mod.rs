@@ -4,6 +4,7 @@
 //! `/auth/callback` ([`pkce`]), and the server-rendered pages a person sees
 //! ([`page`]).
 
+pub mod approval;
 pub mod backchannel;
 pub mod device;
 pub mod flow;

@@ -111,9 +111,6 @@ pub fn error_page(title: &str, message: &str, link: Option<(&str, &str)>) -> Str
     layout(title, &body)
 }
 
-/// The referrer policy of pages with a form (see [`layout_with`]).
-pub const FORM_REFERRER_POLICY: &str = "strict-origin";
-
 /// A page of portcullis's own with a form: built from escaped parts.
 pub struct FormPage {
     title: String,
@@ -217,7 +214,7 @@ impl FormPage {
     pub fn render(mut self) -> String {
         self.body
             .push_str("<p class=\"muted\">Protected by portcullis</p>");
-        layout_with(&self.title, &self.body, FORM_REFERRER_POLICY)
+        layout_with(&self.title, &self.body, crate::reply::FORM_REFERRER_POLICY)
     }
 }
 

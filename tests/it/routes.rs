@@ -395,3 +395,53 @@ async fn a_removed_token_stops_at_the_reload() {
         proxy.stderr()
     );
 }
+
+/// docs/routes.md's recipe config, as written, passes `check`; and `check
+/// --against` says what a reload to a changed copy would do.
+#[test]
+fn the_routes_recipe_passes_check_and_check_against_tells_a_reload() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/routes.md")).unwrap();
+    let recipe = doc
+        .split("<!-- routes-recipe -->\n```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the recipe's config block");
+    let env = [
+        (
+            "PORTCULLIS_SESSION_SECRET",
+            "0123456789abcdef0123456789abcdef-xyz",
+        ),
+        ("GOOGLE_CLIENT_ID", "dummy-id"),
+        ("GOOGLE_CLIENT_SECRET", "dummy-secret"),
+    ];
+    let out = crate::common::run_cli(&["check"], Some(recipe), &env);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("/jupyter/") && stdout.contains("2 emails"),
+        "{stdout}"
+    );
+
+    let running = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(running.path(), recipe).unwrap();
+    let changed = recipe
+        .replace("\"alice@example.com\", ", "")
+        .replace("0.0.0.0:8080", "0.0.0.0:8081");
+    let against = running.path().to_str().unwrap();
+    let out = crate::common::run_cli(&["check", "--against", against], Some(&changed), &env);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("applies: route `/jupyter/`: who may use it"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("is REFUSED: server.listen changed"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("dummy-secret"));
+}
