@@ -69,6 +69,13 @@ impl AccessPolicy {
         self.config.allowed_groups.iter().any(|g| g == group)
     }
 
+    /// Whether the rules let anyone who signed in through.
+    pub fn is_open(&self) -> bool {
+        self.config.allowed_emails.is_empty()
+            && self.config.allowed_domains.is_empty()
+            && self.config.allowed_groups.is_empty()
+    }
+
     /// Whether a group rule is set.
     pub fn has_groups(&self) -> bool {
         !self.config.allowed_groups.is_empty()
@@ -78,15 +85,26 @@ impl AccessPolicy {
         if self.config.allowed_emails.is_empty() && self.config.allowed_domains.is_empty() {
             return Ok(());
         }
+        // The lists hold lower case; the address is compared without a copy.
         let email = match email {
-            Some(e) if email_verified => e.to_ascii_lowercase(),
+            Some(e) if email_verified => e,
             _ => return Err(Denial::EmailNotVerified),
         };
-        if self.config.allowed_emails.contains(&email) {
+        if self
+            .config
+            .allowed_emails
+            .iter()
+            .any(|e| e.eq_ignore_ascii_case(email))
+        {
             return Ok(());
         }
-        let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
-        if self.config.allowed_domains.iter().any(|d| d == domain) {
+        let domain = email.rsplit_once('@').map_or("", |(_, d)| d);
+        if self
+            .config
+            .allowed_domains
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(domain))
+        {
             return Ok(());
         }
         Err(Denial::NotAllowed)

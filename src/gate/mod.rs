@@ -77,8 +77,8 @@ impl Gate {
             Ok(passed) => passed,
             Err(reply) => return Some(reply),
         };
-        let json = wants_a_json_reply(&req, &session.req_header().headers);
-        match reach::reach(&current, &req, json, passage.claims(), true) {
+        let json = || wants_a_json_reply(&req, &session.req_header().headers);
+        match reach::reach(&current, &req, &json, passage.claims(), true) {
             Ok(route) => {
                 ctx.forward = Some(Forward {
                     req,

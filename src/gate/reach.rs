@@ -15,23 +15,27 @@ use crate::session::SessionClaims;
 /// The route `req` is forwarded to, for `claims` (`None`: a `[[public]]` path,
 /// which needs only a route to fall under). With `index`, `/` without a route
 /// of its own answers with the routes the person may use; forward-auth asks
-/// without it, since its 200 lets the front forward.
+/// without it, since its 200 lets the front forward. `json` says whether a
+/// refusal is JSON; it is asked only when there is one.
 pub(super) fn reach(
     app: &App,
     req: &RequestInfo,
-    json: bool,
+    json: &dyn Fn() -> bool,
     claims: Option<&SessionClaims>,
     index: bool,
 ) -> Result<usize, Reply> {
     let Some(claims) = claims else {
-        return app.routes.lookup(&req.path).ok_or_else(|| not_found(json));
+        return app
+            .routes
+            .lookup(&req.path)
+            .ok_or_else(|| not_found(json()));
     };
     match app.routes.judge(&req.path, &claims.person()) {
         Ok(route) => Ok(route),
         Err(Refusal::NoRoute) if index && req.path == "/" => {
-            Err(route_index(app, req, json, claims))
+            Err(route_index(app, req, json(), claims))
         }
-        Err(Refusal::NoRoute) => Err(not_found(json)),
+        Err(Refusal::NoRoute) => Err(not_found(json())),
         Err(Refusal::Ambiguous) => Err(Reply::text(
             400,
             "Bad Request: the path holds a malformed escape or a control character\n",
@@ -45,7 +49,7 @@ pub(super) fn reach(
                     .reason(denial.reason())
                     .route(path),
             );
-            Err(forbidden(req, json, claims))
+            Err(forbidden(req, json(), claims))
         }
     }
 }
