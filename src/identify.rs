@@ -69,7 +69,7 @@ pub fn authenticate(
     };
     let mut dead = None;
     for value in cookie::values(&header, app.sessions.cookie_name(origin)) {
-        let Some(claims) = app.sessions.open(value, now) else {
+        let Some((claims, seen_due)) = app.sessions.open_noting_use(value, now) else {
             dead.get_or_insert("invalid_or_expired");
             continue;
         };
@@ -85,9 +85,28 @@ pub fn authenticate(
             dead = Some("no_longer_allowed");
             continue;
         }
+        if seen_due {
+            let until = app.sessions.horizon(&claims);
+            crate::ledger::note_seen(std::sync::Arc::clone(&app.store), &claims.sid, until, now);
+        }
         return Ok(Auth::Valid(claims));
     }
     Ok(dead.map_or(Auth::Absent, Auth::Dead))
+}
+
+/// The signed-in person, or the reply that sends them to sign in first (for
+/// portcullis's own pages and APIs that need a session).
+pub fn signed_in(
+    app: &App,
+    req: &RequestInfo,
+    headers: &HeaderMap,
+    now: i64,
+) -> Result<SessionClaims, Reply> {
+    match authenticate(app, req, headers, now) {
+        Ok(Auth::Valid(claims)) => Ok(claims),
+        Ok(auth) => Err(unauthenticated(app, req, headers, &auth)),
+        Err(reply) => Err(reply),
+    }
 }
 
 /// Redeems a WebSocket upgrade's `?ticket=`: the session that minted it, when the

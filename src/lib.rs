@@ -16,6 +16,7 @@ pub mod demo;
 pub mod discovery;
 pub mod gate;
 pub mod identify;
+pub mod ledger;
 pub mod live;
 pub mod logging;
 pub mod login;

@@ -151,6 +151,14 @@ impl LiveConnections {
         }
     }
 
+    /// Live connections of session `sid` on this instance.
+    pub fn count_of(&self, sid: &str) -> usize {
+        self.inner
+            .conns
+            .lock()
+            .map_or(0, |c| c.values().filter(|c| c.sid == sid).count())
+    }
+
     /// Live connections right now.
     pub fn count(&self) -> usize {
         self.inner.conns.lock().map_or(0, |c| c.len())

@@ -74,7 +74,7 @@ fn is_safe(raw: &str) -> bool {
     }
     // The pages a person is sent to sign in for: device pairing's approval and
     // the list of paired devices. Nothing else under `/auth/`.
-    if path == PAIRING_PAGE || path == DEVICES_PAGE {
+    if path == PAIRING_PAGE || path == DEVICES_PAGE || path == SESSIONS_PAGE {
         return true;
     }
     !(decoded == "/login" || decoded == "/auth" || decoded.starts_with("/auth/"))
@@ -84,6 +84,8 @@ fn is_safe(raw: &str) -> bool {
 pub const PAIRING_PAGE: &str = "/auth/device";
 /// The signed-in person's paired devices.
 pub const DEVICES_PAGE: &str = "/auth/devices";
+/// The person's sessions page.
+pub const SESSIONS_PAGE: &str = "/auth/sessions";
 
 #[cfg(test)]
 mod tests {

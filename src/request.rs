@@ -81,6 +81,15 @@ pub fn wants_json(path: &str, headers: &HeaderMap) -> bool {
             .any(|v| v.contains("application/json"))
 }
 
+/// The request's `User-Agent`, or empty.
+pub fn user_agent(headers: &HeaderMap) -> String {
+    headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
 /// Whether a browser marks the request as a script's (`fetch`, XHR, an image or
 /// a stylesheet) rather than a page navigation: `Sec-Fetch-Mode` other than
 /// `navigate`, or `X-Requested-With`. Such a request cannot show a login page, so

@@ -77,6 +77,7 @@ pub fn run(app: App, listen: SocketAddr, upgrade: bool, config_path: Option<Path
         "provider discovery",
         DiscoveryRetry::new(app.load().providers.clone()),
     ));
+    let admin_app = Arc::clone(&app);
     let mut proxy = http_proxy_service(&server.configuration, Gate::new(app));
     if let Some(logic) = proxy.app_logic_mut() {
         logic.server_options = Some(options);
@@ -89,7 +90,7 @@ pub fn run(app: App, listen: SocketAddr, upgrade: bool, config_path: Option<Path
     );
     server.add_service(proxy);
     if let Some(admin) = admin {
-        let mut metrics = Service::new("portcullis admin".to_string(), AdminApp);
+        let mut metrics = Service::new("portcullis admin".to_string(), AdminApp { app: admin_app });
         metrics.add_tcp(&admin.to_string());
         server.add_service(metrics);
         tracing::info!(%admin, "metrics at http://{admin}/metrics");

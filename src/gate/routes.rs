@@ -15,6 +15,8 @@
 //! | GET  /auth/devices        | [`approval::list`]      |
 //! | GET  /auth/link           | [`link::show`]          |
 //! | POST /auth/link           | [`link::redeem`]        |
+//! | GET  /auth/sessions       | [`sessions::page`]      |
+//! | GET  /api/auth/sessions   | [`sessions::list_json`] |
 //!
 //! The POSTs whose form body portcullis reads go through [`form_route`]:
 //!
@@ -23,6 +25,8 @@
 //! | POST /auth/device/token       | [`device::token`]        |
 //! | POST /auth/device             | [`approval::submit`]     |
 //! | POST /auth/devices            | [`approval::revoke`]     |
+//! | POST /auth/sessions           | [`sessions::submit`]     |
+//! | POST /api/auth/sessions/end   | [`sessions::end_json`]   |
 //!
 //! `/auth/health`, `/auth/ready` and `/.well-known/portcullis/jwks.json`
 //! ([`super::probes`]) are answered in the gate itself, before the `Host` checks.
@@ -35,7 +39,7 @@ use serde_json::json;
 use super::{api, verify};
 use crate::app::App;
 use crate::login::device::Form;
-use crate::login::{approval, backchannel, device, flow, link, logout};
+use crate::login::{approval, backchannel, device, flow, link, logout, sessions};
 use crate::reply::Reply;
 use crate::request::{wants_json, RequestInfo};
 
@@ -52,6 +56,8 @@ pub fn reads_form(path: &str) -> bool {
             | "/auth/device"
             | "/auth/devices"
             | "/auth/link"
+            | "/auth/sessions"
+            | "/api/auth/sessions/end"
     )
 }
 
@@ -71,7 +77,9 @@ pub async fn form_route(
         "/auth/device/code" => device::code(app, req, &form, now).await,
         "/auth/device/token" => device::token(app, &form, now).await,
         "/auth/device" => approval::submit(app, req, headers, &form, now).await,
-        "/auth/link" => link::redeem(app, req, &form, now).await,
+        "/auth/link" => link::redeem(app, req, headers, &form, now).await,
+        "/auth/sessions" => sessions::submit(app, req, headers, &form, now).await,
+        "/api/auth/sessions/end" => sessions::end_json(app, req, headers, body, now).await,
         _ => approval::revoke(app, req, headers, &form, now).await,
     }
 }
@@ -105,6 +113,10 @@ pub async fn route(
             approval::list(app, req, headers, now).await
         }
         (&Method::GET | &Method::HEAD, "/auth/link") => link::show(app, req, now).await,
+        (&Method::GET | &Method::HEAD, "/auth/sessions") => {
+            sessions::page(app, req, headers, now).await
+        }
+        (&Method::GET, "/api/auth/sessions") => sessions::list_json(app, req, headers, now).await,
         // nginx's `auth_request` asks with the original request's method.
         (_, "/auth/verify") => verify::verify(app, req, headers, method, now).await,
         (_, "/auth/logout") => {

@@ -9,14 +9,13 @@
 //! `frame-ancestors 'none'`, so an Approve button cannot be clickjacked.
 
 use http::HeaderMap;
-use time::OffsetDateTime;
 
 use super::device::Form;
 use crate::app::App;
 use crate::audit::{AuditEvent, AuditKind};
 use crate::bearer::{DeviceClaims, DEVICE_TOKEN_SECS};
-use crate::identify::{authenticate, unauthenticated, Auth};
-use crate::login::page::FormPage;
+use crate::identify::signed_in;
+use crate::login::page::{when, FormPage};
 use crate::pairing::{self, Grant, Pending};
 use crate::redirect::{SafeNext, DEVICES_PAGE, PAIRING_PAGE};
 use crate::reply::Reply;
@@ -43,14 +42,6 @@ fn disabled_page() -> Reply {
 }
 
 /// A Unix time as a person reads it.
-fn when(ts: i64) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    OffsetDateTime::from_unix_timestamp(ts)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_else(|| "unknown".into())
-}
-
 /// The person on one of pairing's pages: pairing must be on, and the person
 /// signed in (else the reply that sends them to sign in first).
 fn person_on_a_page(
@@ -63,20 +54,6 @@ fn person_on_a_page(
         return Err(disabled_page());
     }
     signed_in(app, req, headers, now)
-}
-
-/// The signed-in person, or the reply that sends them to sign in first.
-fn signed_in(
-    app: &App,
-    req: &RequestInfo,
-    headers: &HeaderMap,
-    now: i64,
-) -> Result<SessionClaims, Reply> {
-    match authenticate(app, req, headers, now) {
-        Ok(Auth::Valid(claims)) => Ok(claims),
-        Ok(auth) => Err(unauthenticated(app, req, headers, &auth)),
-        Err(reply) => Err(reply),
-    }
 }
 
 fn code_form(typed: &str, error: Option<&str>, action: &str) -> FormPage {

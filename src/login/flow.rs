@@ -266,6 +266,17 @@ pub async fn callback(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i6
             super::backchannel::remember(app, &identity.user_id, idp_session.as_deref(), &claims)
                 .await;
     }
+    if recorded.is_ok() {
+        let until = app.sessions.horizon(&claims);
+        recorded = crate::ledger::record(
+            &*app.store,
+            &claims,
+            until,
+            req.client_ip,
+            &crate::request::user_agent(headers),
+        )
+        .await;
+    }
     if let Err(e) = recorded {
         tracing::warn!(provider = provider_id, error = %e, "a sign-in could not be recorded in the store, so no session was issued; the person is asked to try again");
         fail("store_unavailable", Some(provider_id));

@@ -180,7 +180,13 @@ pub async fn show(app: &App, req: &RequestInfo, now: i64) -> Reply {
 /// `POST /auth/link?token=…`: consumes the link, sets the session cookie and
 /// lands on `/`. The form's `attempt` lets this page retry a POST whose answer
 /// was lost; a POST without one can never be retried.
-pub async fn redeem(app: &App, req: &RequestInfo, form: &Form, now: i64) -> Reply {
+pub async fn redeem(
+    app: &App,
+    req: &RequestInfo,
+    headers: &http::HeaderMap,
+    form: &Form,
+    now: i64,
+) -> Reply {
     let claims = match open(app, req, now) {
         Ok(c) => c,
         Err(reply) => return reply,
@@ -228,6 +234,13 @@ pub async fn redeem(app: &App, req: &RequestInfo, form: &Form, now: i64) -> Repl
     let (session, sealed) = app
         .sessions
         .issue(&identity, Vec::new(), LINK_PROVIDER, now);
+    // The link is spent already: a ledger the store cannot take now only
+    // leaves this session off the person's list.
+    let until = app.sessions.horizon(&session);
+    let ua = crate::request::user_agent(headers);
+    if let Err(e) = crate::ledger::record(&*app.store, &session, until, req.client_ip, &ua).await {
+        tracing::warn!(error = %e, "a session signed in by link is not on the person's list of sessions");
+    }
     app.audit.emit(
         AuditEvent::new(AuditKind::LinkRedeemed, req.client_ip)
             .provider(LINK_PROVIDER)

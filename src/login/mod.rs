@@ -12,3 +12,4 @@ pub mod link;
 pub mod logout;
 pub mod page;
 pub mod pkce;
+pub mod sessions;

@@ -111,6 +111,15 @@ pub fn error_page(title: &str, message: &str, link: Option<(&str, &str)>) -> Str
     layout(title, &body)
 }
 
+/// A Unix time as people read it, in UTC.
+pub fn when(ts: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(ts)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// A page of portcullis's own with a form: built from escaped parts.
 pub struct FormPage {
     title: String,

@@ -142,15 +142,22 @@ impl Sessions {
 
     /// The claims of one sealed cookie value, when it is authentic and unexpired.
     pub fn open(&self, value: &str, now: i64) -> Option<SessionClaims> {
-        let claims = match self.opened.get(value) {
-            Some(claims) => claims,
+        self.open_noting_use(value, now).map(|(claims, _)| claims)
+    }
+
+    /// [`Sessions::open`], and whether this use is due to be written down as
+    /// the session's "last seen" (on this instance: at sign-in, then at most
+    /// once a minute; see [`crate::ledger`]).
+    pub fn open_noting_use(&self, value: &str, now: i64) -> Option<(SessionClaims, bool)> {
+        let (claims, due) = match self.opened.get(value, now) {
+            Some(hit) => hit,
             None => {
                 let claims = self.codec.open::<SessionClaims>(value)?;
-                self.opened.insert(value, &claims);
-                claims
+                self.opened.insert(value, &claims, now);
+                (claims, true)
             }
         };
-        (claims.exp > now).then_some(claims)
+        (claims.exp > now).then_some((claims, due))
     }
 
     pub fn ttl(&self) -> Duration {

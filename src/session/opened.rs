@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::RwLock;
 
 use super::SessionClaims;
@@ -19,9 +20,20 @@ const CAPACITY: usize = 4096;
 
 type Hasher = BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
 
+/// How often a session's use is worth writing down ("last seen"), per instance.
+pub const SEEN_EVERY_SECS: i64 = 60;
+
 #[derive(Debug, Default)]
 pub struct Opened {
-    map: RwLock<HashMap<Key, (Box<str>, SessionClaims), Hasher>>,
+    map: RwLock<HashMap<Key, Entry, Hasher>>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    sealed: Box<str>,
+    claims: SessionClaims,
+    /// When its use was last found due for writing down.
+    seen: AtomicI64,
 }
 
 /// The last 22 characters of a sealed value: its Poly1305 tag in base64, unique
@@ -40,18 +52,26 @@ impl Key {
 }
 
 impl Opened {
-    /// The claims `sealed` opened to before, if it did.
-    pub fn get(&self, sealed: &str) -> Option<SessionClaims> {
+    /// The claims `sealed` opened to before, if it did, and whether its use at
+    /// `now` is due to be written down (at most once a [`SEEN_EVERY_SECS`]).
+    pub fn get(&self, sealed: &str, now: i64) -> Option<(SessionClaims, bool)> {
         let key = Key::of(sealed)?;
         let map = self.map.read().ok()?;
         match map.get(&key) {
-            Some((value, claims)) if **value == *sealed => Some(claims.clone()),
+            Some(e) if *e.sealed == *sealed => {
+                let last = e.seen.load(Ordering::Relaxed);
+                let due = now - last >= SEEN_EVERY_SECS
+                    && e.seen
+                        .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                        .is_ok();
+                Some((e.claims.clone(), due))
+            }
             _ => None,
         }
     }
 
-    /// Remembers that `sealed` opened to `claims`.
-    pub fn insert(&self, sealed: &str, claims: &SessionClaims) {
+    /// Remembers that `sealed` opened to `claims`, its use written down at `now`.
+    pub fn insert(&self, sealed: &str, claims: &SessionClaims, now: i64) {
         let Some(key) = Key::of(sealed) else {
             return;
         };
@@ -61,7 +81,14 @@ impl Opened {
         if map.len() >= CAPACITY {
             map.clear();
         }
-        map.insert(key, (sealed.into(), claims.clone()));
+        map.insert(
+            key,
+            Entry {
+                sealed: sealed.into(),
+                claims: claims.clone(),
+                seen: AtomicI64::new(now),
+            },
+        );
     }
 }
 
@@ -88,19 +115,30 @@ mod tests {
     fn a_hit_is_the_same_string_byte_for_byte() {
         let o = Opened::default();
         let sealed = format!("{}{}", "A".repeat(40), "TAG-of-twenty-two-char");
-        o.insert(&sealed, &claims("s1"));
-        assert_eq!(o.get(&sealed), Some(claims("s1")));
+        o.insert(&sealed, &claims("s1"), 0);
+        assert_eq!(o.get(&sealed, 1), Some((claims("s1"), false)));
         // The same tag behind other bytes: a forgery that keeps the tag.
         let forged = format!("{}{}", "B".repeat(40), "TAG-of-twenty-two-char");
-        assert_eq!(o.get(&forged), None);
-        assert_eq!(o.get("short"), None);
+        assert_eq!(o.get(&forged, 1), None);
+        assert_eq!(o.get("short", 1), None);
+    }
+
+    #[test]
+    fn a_use_is_due_once_a_minute() {
+        let o = Opened::default();
+        let sealed = format!("{}{}", "A".repeat(40), "TAG-of-twenty-two-char");
+        o.insert(&sealed, &claims("s1"), 1000);
+        assert!(!o.get(&sealed, 1059).unwrap().1);
+        assert!(o.get(&sealed, 1060).unwrap().1, "a minute on");
+        assert!(!o.get(&sealed, 1061).unwrap().1, "once");
+        assert!(o.get(&sealed, 1120).unwrap().1);
     }
 
     #[test]
     fn it_stays_bounded() {
         let o = Opened::default();
         for i in 0..CAPACITY + 10 {
-            o.insert(&format!("{i:0>40}"), &claims("s"));
+            o.insert(&format!("{i:0>40}"), &claims("s"), 0);
         }
         assert!(o.map.read().unwrap().len() <= CAPACITY);
     }

@@ -38,6 +38,7 @@ mod providers;
 mod public;
 mod real_idp;
 mod routes;
+mod sessions;
 mod tabs;
 mod two_dashboards;
 mod upgrade;
