@@ -30,6 +30,7 @@ pub mod redirect;
 pub mod reload;
 pub mod reply;
 pub mod request;
+pub mod revalidate;
 pub mod routing;
 pub mod secret;
 pub mod server;

@@ -19,6 +19,7 @@ use crate::discovery::DiscoveryRetry;
 use crate::gate::Gate;
 use crate::live::Sweeper;
 use crate::reload::{OnHangup, Reloader};
+use crate::revalidate::Revalidator;
 use crate::store::StoreFeed;
 use arc_swap::ArcSwap;
 
@@ -76,6 +77,10 @@ pub fn run(app: App, listen: SocketAddr, upgrade: bool, config_path: Option<Path
     server.add_service(background_service(
         "provider discovery",
         DiscoveryRetry::new(app.load().providers.clone()),
+    ));
+    server.add_service(background_service(
+        "session re-validation",
+        Revalidator(Arc::clone(&app)),
     ));
     let admin_app = Arc::clone(&app);
     let mut proxy = http_proxy_service(&server.configuration, Gate::new(app));

@@ -127,6 +127,8 @@ pub struct SessionFile {
     #[serde(default)]
     pub sliding: bool,
     pub max_age: Option<String>,
+    pub revalidate: Option<String>,
+    pub revalidate_grace: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -23,6 +23,12 @@ pub struct SessionConfig {
     /// The longest a sign-in lasts, however active the person is (sliding only;
     /// otherwise equal to `ttl`).
     pub max_age: Duration,
+    /// Re-check a session with its IdP once this long has passed since its last
+    /// check; `None`: never.
+    pub revalidate: Option<Duration>,
+    /// How long past a due check a session goes on while its IdP cannot be
+    /// reached.
+    pub revalidate_grace: Duration,
 }
 
 pub(super) fn validate_session(s: file::SessionFile) -> Result<SessionConfig, ConfigError> {
@@ -101,6 +107,22 @@ pub(super) fn validate_session(s: file::SessionFile) -> Result<SessionConfig, Co
             max_age
         }
     };
+    let bounded = |key: &str, raw: Option<&str>, default: &str| {
+        let d = duration(key, raw, default)?;
+        if d < Duration::from_secs(5) || d > Duration::from_secs(24 * 3600) {
+            return Err(ConfigError::invalid(key, "must be between 5s and 24h"));
+        }
+        Ok(d)
+    };
+    let revalidate = match s.revalidate.as_deref() {
+        None | Some("off") => None,
+        Some(raw) => Some(bounded("session.revalidate", Some(raw), "10m")?),
+    };
+    let revalidate_grace = bounded(
+        "session.revalidate_grace",
+        s.revalidate_grace.as_deref(),
+        "1h",
+    )?;
     Ok(SessionConfig {
         secret,
         previous_secrets,
@@ -108,5 +130,7 @@ pub(super) fn validate_session(s: file::SessionFile) -> Result<SessionConfig, Co
         cookie_name,
         sliding: s.sliding,
         max_age,
+        revalidate,
+        revalidate_grace,
     })
 }

@@ -98,6 +98,18 @@ pub fn render(c: &Config) -> String {
     );
     let _ = writeln!(
         out,
+        "  revalidate      = {}",
+        match c.session.revalidate {
+            Some(every) => format!(
+                "every {} with the IdP, serving on for {} while it cannot be reached",
+                humantime::format_duration(every),
+                humantime::format_duration(c.session.revalidate_grace)
+            ),
+            None => "off (a session lasts its ttl whatever the IdP says, unless it sends back-channel logout)".into(),
+        }
+    );
+    let _ = writeln!(
+        out,
         "[tickets]\n  ttl             = {}",
         humantime::format_duration(c.tickets.ttl)
     );
@@ -202,6 +214,9 @@ pub fn render(c: &Config) -> String {
                     if o.trust_email { " (email trusted as verified)" } else { "" }
                 );
             }
+        }
+        if c.session.revalidate.is_some() {
+            let _ = writeln!(out, "  re-validation   = {}", p.kind.revalidation());
         }
         let _ = writeln!(
             out,

@@ -250,7 +250,8 @@ pub async fn callback(app: &App, req: &RequestInfo, headers: &HeaderMap, now: i6
     // on logout, by the IdP's back-channel logout): a session it cannot record
     // is not issued.
     let mut recorded = Ok(());
-    if provider.logout().keeps_tokens() {
+    let revalidates = app.config.session.revalidate.is_some() && provider.revalidates();
+    if provider.logout().keeps_tokens() || revalidates {
         let until = app.sessions.horizon(&claims);
         recorded = app
             .store

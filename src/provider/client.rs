@@ -88,12 +88,38 @@ pub async fn redeem_code(
     method: TokenAuth,
     req: &CodeExchange<'_>,
 ) -> Result<Tokens, ProviderError> {
-    let mut form = vec![
+    let form = vec![
         ("grant_type", "authorization_code"),
         ("code", req.code),
         ("redirect_uri", req.redirect_uri),
         ("code_verifier", req.code_verifier),
     ];
+    token_request(http, token_url, client, method, form).await
+}
+
+/// Trades a refresh token for fresh tokens at `token_url` (RFC 6749 §6).
+pub async fn refresh(
+    http: &BackChannel,
+    token_url: &str,
+    client: &Client,
+    method: TokenAuth,
+    refresh_token: &str,
+) -> Result<Tokens, ProviderError> {
+    let form = vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+    ];
+    token_request(http, token_url, client, method, form).await
+}
+
+/// A token endpoint request, the client authenticated as configured.
+async fn token_request(
+    http: &BackChannel,
+    token_url: &str,
+    client: &Client,
+    method: TokenAuth,
+    mut form: Vec<(&str, &str)>,
+) -> Result<Tokens, ProviderError> {
     let basic = client.authenticate(method, &mut form);
     let answer: TokenResponse = http.post_form(token_url, &form, basic).await?;
     if let Some(code) = answer.error {

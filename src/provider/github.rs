@@ -10,6 +10,7 @@ use url::Url;
 
 use super::client;
 use super::http::BackChannel;
+use super::Standing;
 use super::{
     AuthorizationRequest, CodeExchange, Identity, Provider, ProviderError, ProviderInfo, SignIn,
     Tokens,
@@ -77,50 +78,9 @@ impl GithubProvider {
         Ok(false)
     }
 
-    async fn active(&self, url: &str, token: &str) -> Result<bool, ProviderError> {
-        let membership: Option<Membership> = self.http.get_json_if_found(url, token).await?;
-        Ok(membership.is_some_and(|m| m.state == "active"))
-    }
-}
-
-/// Joins `path` below `base`, keeping `base`'s own path (`/api/v3`).
-fn join(base: &Url, path: &str) -> Result<Url, ProviderError> {
-    let mut root = base.clone();
-    if !root.path().ends_with('/') {
-        root.set_path(&format!("{}/", root.path()));
-    }
-    root.join(path)
-        .map_err(|_| ProviderError::Invalid(format!("cannot build a GitHub URL for `{path}`")))
-}
-
-#[async_trait]
-impl Provider for GithubProvider {
-    fn info(&self) -> &ProviderInfo {
-        &self.info
-    }
-
-    async fn authorization_url(
-        &self,
-        req: &AuthorizationRequest<'_>,
-    ) -> Result<Url, ProviderError> {
-        Ok(client::authorization_url(
-            &self.web("login/oauth/authorize")?,
-            &self.info,
-            req,
-            false,
-        ))
-    }
-
-    async fn exchange(&self, req: &CodeExchange<'_>) -> Result<SignIn, ProviderError> {
-        let token_url = self.web("login/oauth/access_token")?;
-        let tokens = client::redeem_code(
-            &self.http,
-            token_url.as_str(),
-            &self.info.client,
-            TokenAuth::ClientSecretPost,
-            req,
-        )
-        .await?;
+    /// The person a token belongs to, once the organization and team rules
+    /// admit them (at sign-in and at each re-validation).
+    async fn person(&self, tokens: Tokens) -> Result<SignIn, ProviderError> {
         let token = tokens.access_token.as_deref().ok_or_else(|| {
             ProviderError::Invalid("GitHub's token response has no access_token".into())
         })?;
@@ -171,6 +131,65 @@ impl Provider for GithubProvider {
             tokens,
             idp_session: None,
         })
+    }
+
+    async fn active(&self, url: &str, token: &str) -> Result<bool, ProviderError> {
+        let membership: Option<Membership> = self.http.get_json_if_found(url, token).await?;
+        Ok(membership.is_some_and(|m| m.state == "active"))
+    }
+}
+
+/// Joins `path` below `base`, keeping `base`'s own path (`/api/v3`).
+fn join(base: &Url, path: &str) -> Result<Url, ProviderError> {
+    let mut root = base.clone();
+    if !root.path().ends_with('/') {
+        root.set_path(&format!("{}/", root.path()));
+    }
+    root.join(path)
+        .map_err(|_| ProviderError::Invalid(format!("cannot build a GitHub URL for `{path}`")))
+}
+
+#[async_trait]
+impl Provider for GithubProvider {
+    fn info(&self) -> &ProviderInfo {
+        &self.info
+    }
+
+    async fn authorization_url(
+        &self,
+        req: &AuthorizationRequest<'_>,
+    ) -> Result<Url, ProviderError> {
+        Ok(client::authorization_url(
+            &self.web("login/oauth/authorize")?,
+            &self.info,
+            req,
+            false,
+        ))
+    }
+
+    async fn exchange(&self, req: &CodeExchange<'_>) -> Result<SignIn, ProviderError> {
+        let token_url = self.web("login/oauth/access_token")?;
+        let tokens = client::redeem_code(
+            &self.http,
+            token_url.as_str(),
+            &self.info.client,
+            TokenAuth::ClientSecretPost,
+            req,
+        )
+        .await?;
+        self.person(tokens).await
+    }
+
+    fn revalidates(&self) -> bool {
+        true
+    }
+
+    async fn revalidate(&self, tokens: &Tokens) -> Result<Option<Standing>, ProviderError> {
+        let signed_in = self.person(tokens.clone()).await?;
+        Ok(Some(Standing {
+            identity: Some(signed_in.identity),
+            tokens: signed_in.tokens,
+        }))
     }
 
     /// GitHub has no RFC 7009 endpoint; its OAuth app API deletes a token with the

@@ -178,6 +178,19 @@ pub trait Provider: Send + Sync {
         -> Result<Url, ProviderError>;
     /// Redeems the code with the verifier and returns the verified identity.
     async fn exchange(&self, req: &CodeExchange<'_>) -> Result<SignIn, ProviderError>;
+    /// Whether this provider can re-check a session with its IdP
+    /// (`session.revalidate`; how, per kind: `ProviderKind::revalidation`).
+    fn revalidates(&self) -> bool {
+        false
+    }
+    /// Re-checks a session with its IdP, using the tokens kept for it: the
+    /// person as the IdP describes them now (`None`: the IdP vouches for the
+    /// session but says nothing new) and the tokens to keep from now on.
+    /// `Ok(None)`: these tokens cannot tell (no refresh token was issued).
+    /// An error is the IdP's no, or [`ProviderError::Unreachable`].
+    async fn revalidate(&self, _tokens: &Tokens) -> Result<Option<Standing>, ProviderError> {
+        Ok(None)
+    }
     /// Revokes a session's tokens at the IdP (on logout, when configured).
     async fn revoke(&self, _tokens: &Tokens) -> Result<(), ProviderError> {
         Ok(())
@@ -200,6 +213,14 @@ pub trait Provider: Send + Sync {
     async fn end_session_url(&self, _tokens: &Tokens, _post_logout: &str) -> Option<Url> {
         None
     }
+}
+
+/// What an IdP says of a session it still vouches for.
+pub struct Standing {
+    /// The person now, when the IdP described them.
+    pub identity: Option<Identity>,
+    /// The tokens to keep (a refresh grant may rotate them).
+    pub tokens: Tokens,
 }
 
 /// The configured providers, in config order.

@@ -7,6 +7,7 @@ use url::Url;
 use super::claims::Profile;
 use super::client::{authorization_url, end_session_url, redeem_code, revoke};
 use super::http::BackChannel;
+use super::Standing;
 use super::{
     AuthorizationRequest, CodeExchange, Identity, Provider, ProviderError, ProviderInfo, SignIn,
     Tokens,
@@ -27,6 +28,38 @@ impl OAuth2Provider {
             config,
             http,
         }
+    }
+
+    /// The person an access token belongs to, from the userinfo endpoint (at
+    /// sign-in and at each re-validation).
+    async fn person(&self, tokens: Tokens) -> Result<SignIn, ProviderError> {
+        let access = tokens.access_token.as_deref().ok_or_else(|| {
+            ProviderError::Invalid("the token response has no access_token".into())
+        })?;
+        let doc: serde_json::Value = self
+            .http
+            .get_json(self.config.userinfo_url.as_str(), Some(access))
+            .await?;
+        let profile = Profile::read(&doc, &self.config.claims);
+        let user_id = profile.user_id.ok_or_else(|| {
+            ProviderError::Invalid(format!(
+                "the userinfo answer has no `{}`; set `user_id_claim` to the field holding the user's id",
+                self.config.claims.user_id
+            ))
+        })?;
+        let email_verified =
+            profile.email.is_some() && (profile.email_verified || self.config.trust_email);
+        Ok(SignIn {
+            identity: Identity {
+                user_id,
+                email: profile.email,
+                email_verified,
+                name: profile.name,
+                groups: profile.groups.unwrap_or_default(),
+            },
+            tokens,
+            idp_session: None,
+        })
     }
 }
 
@@ -57,33 +90,19 @@ impl Provider for OAuth2Provider {
             req,
         )
         .await?;
-        let access = tokens.access_token.as_deref().ok_or_else(|| {
-            ProviderError::Invalid("the token response has no access_token".into())
-        })?;
-        let doc: serde_json::Value = self
-            .http
-            .get_json(self.config.userinfo_url.as_str(), Some(access))
-            .await?;
-        let profile = Profile::read(&doc, &self.config.claims);
-        let user_id = profile.user_id.ok_or_else(|| {
-            ProviderError::Invalid(format!(
-                "the userinfo answer has no `{}`; set `user_id_claim` to the field holding the user's id",
-                self.config.claims.user_id
-            ))
-        })?;
-        let email_verified =
-            profile.email.is_some() && (profile.email_verified || self.config.trust_email);
-        Ok(SignIn {
-            identity: Identity {
-                user_id,
-                email: profile.email,
-                email_verified,
-                name: profile.name,
-                groups: profile.groups.unwrap_or_default(),
-            },
-            tokens,
-            idp_session: None,
-        })
+        self.person(tokens).await
+    }
+
+    fn revalidates(&self) -> bool {
+        true
+    }
+
+    async fn revalidate(&self, tokens: &Tokens) -> Result<Option<Standing>, ProviderError> {
+        let signed_in = self.person(tokens.clone()).await?;
+        Ok(Some(Standing {
+            identity: Some(signed_in.identity),
+            tokens: signed_in.tokens,
+        }))
     }
 
     async fn revoke(&self, tokens: &Tokens) -> Result<(), ProviderError> {

@@ -20,6 +20,7 @@ use super::client;
 use super::http::BackChannel;
 use super::jwks::{JwksCache, ALLOWED_ALGORITHMS};
 use super::logout_token::{self, LogoutNotice};
+use super::Standing;
 use super::{
     AuthorizationRequest, CodeExchange, Identity, Provider, ProviderError, ProviderInfo, SignIn,
     Tokens,
@@ -318,6 +319,48 @@ impl Provider for OidcProvider {
             tokens,
             idp_session: claims.sid,
         })
+    }
+
+    fn revalidates(&self) -> bool {
+        true
+    }
+
+    async fn revalidate(&self, tokens: &Tokens) -> Result<Option<Standing>, ProviderError> {
+        let Some(refresh) = tokens.refresh_token.as_deref() else {
+            return Ok(None);
+        };
+        let meta = self.metadata().await?;
+        let mut fresh = client::refresh(
+            &self.http,
+            &meta.token_endpoint,
+            &self.info.client,
+            Self::token_auth(&meta),
+            refresh,
+        )
+        .await?;
+        // A grant that rotates nothing keeps the tokens it did not replace.
+        fresh.refresh_token = fresh.refresh_token.or_else(|| tokens.refresh_token.clone());
+        fresh.id_token = fresh.id_token.or_else(|| tokens.id_token.clone());
+        let identity = match (&meta.userinfo_endpoint, &fresh.access_token) {
+            (Some(endpoint), Some(access)) => {
+                let info: serde_json::Value = self.http.get_json(endpoint, Some(access)).await?;
+                let user_id = string_at(&info, "sub")
+                    .ok_or_else(|| ProviderError::Invalid("userinfo names no subject".into()))?;
+                let profile = Profile::read(&info, &self.claims);
+                Some(Identity {
+                    user_id,
+                    email: profile.email,
+                    email_verified: profile.email_verified,
+                    name: profile.name,
+                    groups: profile.groups.unwrap_or_default(),
+                })
+            }
+            _ => None,
+        };
+        Ok(Some(Standing {
+            identity,
+            tokens: fresh,
+        }))
     }
 
     async fn revoke(&self, tokens: &Tokens) -> Result<(), ProviderError> {

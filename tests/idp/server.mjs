@@ -8,8 +8,10 @@
 // listens, one line `IDP_AUTHORIZE redirect_uri=<uri>` per authorization request,
 // `IDP_TOKEN_REVOKED` when an access token is revoked (RFC 7009) and
 // `IDP_END_SESSION` when an RP-initiated logout completes, and
-// `IDP_BACKCHANNEL ok|error <why>` for each back-channel logout it delivered, so
-// tests can check what the IdP was sent and did.
+// `IDP_BACKCHANNEL ok|error <why>` for each back-channel logout it delivered,
+// `IDP_REFRESHED` for each refresh-token grant and `IDP_GRANTS_REVOKED <n>` when
+// a test revokes an account's refresh tokens, so tests can check what the IdP
+// was sent and did.
 //
 // Accounts: any login name signs in; names starting with `admin` are in the group
 // `admins`, everyone else in `users` (the `groups` claim, scope `groups`).
@@ -24,7 +26,7 @@ const provider = new Provider(issuer, {
     client_secret: process.env.IDP_CLIENT_SECRET,
     redirect_uris: (process.env.IDP_REDIRECT_URIS || '').split(',').filter(Boolean),
     post_logout_redirect_uris: (process.env.IDP_POST_LOGOUT_URIS || '').split(',').filter(Boolean),
-    grant_types: ['authorization_code'],
+    grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
     token_endpoint_auth_method: 'client_secret_basic',
     ...(process.env.IDP_BACKCHANNEL_LOGOUT_URI ? {
@@ -53,6 +55,10 @@ const provider = new Provider(issuer, {
     };
   },
   pkce: { required: () => true },
+  // Every sign-in gets a refresh token, so a relying party can re-check it.
+  async issueRefreshToken(_ctx, client) {
+    return client.grantTypeAllowed('refresh_token');
+  },
   // The IdP refuses to call special-use addresses (SSRF protection); here
   // every relying party is on loopback, so its back-channel calls go there.
   fetch(url, options) {
@@ -68,7 +74,27 @@ const provider = new Provider(issuer, {
   },
 });
 
+// Refresh tokens by account, so a test can revoke a person's grants at the IdP
+// (POST /test/revoke-grants?account=NAME), as an admin disabling them would.
+const refreshTokens = new Map();
+provider.on('refresh_token.saved', (token) => {
+  const list = refreshTokens.get(token.accountId) || [];
+  list.push(token);
+  refreshTokens.set(token.accountId, list);
+});
+provider.on('grant.success', (ctx) => {
+  if (ctx.oidc.params && ctx.oidc.params.grant_type === 'refresh_token') console.log('IDP_REFRESHED');
+});
+
 provider.use(async (ctx, next) => {
+  if (ctx.path === '/test/revoke-grants' && ctx.method === 'POST') {
+    const tokens = refreshTokens.get(ctx.query.account) || [];
+    for (const token of tokens) await token.destroy();
+    refreshTokens.delete(ctx.query.account);
+    console.log(`IDP_GRANTS_REVOKED ${tokens.length}`);
+    ctx.body = 'ok';
+    return;
+  }
   if (ctx.path === '/auth' && ctx.query.redirect_uri) {
     console.log(`IDP_AUTHORIZE redirect_uri=${ctx.query.redirect_uri}`);
   }

@@ -37,6 +37,7 @@ mod properties;
 mod providers;
 mod public;
 mod real_idp;
+mod revalidate;
 mod routes;
 mod sessions;
 mod tabs;

@@ -115,6 +115,15 @@ impl ProviderKind {
     pub fn name(&self) -> &'static str {
         self.kind().name()
     }
+
+    /// How `session.revalidate` re-checks a session of this kind with its IdP.
+    pub fn revalidation(&self) -> &'static str {
+        match self {
+            ProviderKind::Oidc(_) => "a refresh-token grant at the token endpoint, then the userinfo claims (groups included); sessions whose sign-in brought no refresh token are not re-checked",
+            ProviderKind::Github(_) => "GitHub's /user, and allowed_orgs/allowed_teams again, with the token kept from sign-in",
+            ProviderKind::OAuth2(_) => "the userinfo call again, with the access token kept from sign-in",
+        }
+    }
 }
 
 /// What every kind's validation may need of the entry's shared keys.

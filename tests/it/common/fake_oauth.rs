@@ -44,6 +44,8 @@ struct Inner {
     /// The token endpoint's requests: form fields and whether Basic auth was sent.
     token_requests: Vec<(BTreeMap<String, String>, bool)>,
     counter: u64,
+    /// (login, org) pairs an admin has removed from the organisation.
+    left: HashSet<(String, String)>,
 }
 
 #[derive(Clone, Default)]
@@ -152,6 +154,15 @@ impl FakeOAuth {
     /// Who the next authorization signs in.
     pub fn sign_in_as(&self, user: &str) {
         self.inner.lock().unwrap().next_user = user.to_string();
+    }
+
+    /// An organisation admin removes `login` from `org`.
+    pub fn remove_from_org(&self, login: &str, org: &str) {
+        self.inner
+            .lock()
+            .unwrap()
+            .left
+            .insert((login.to_string(), org.to_string()));
     }
 
     pub fn log(&self) -> Vec<String> {
@@ -395,7 +406,13 @@ async fn github_org(
         return unauthorized();
     };
     let orgs = github_person(&login).map_or(&[][..], |p| p.orgs);
-    membership(orgs.contains(&org.as_str()))
+    let left = fake
+        .inner
+        .lock()
+        .unwrap()
+        .left
+        .contains(&(login, org.clone()));
+    membership(orgs.contains(&org.as_str()) && !left)
 }
 
 async fn github_team(
