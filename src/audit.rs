@@ -128,6 +128,11 @@ impl<'a> AuditEvent<'a> {
         self
     }
 
+    /// Names the person of a session (its provider and user id).
+    pub fn person(self, claims: &'a crate::session::SessionClaims) -> Self {
+        self.provider(&claims.provider).user(&claims.sub)
+    }
+
     pub fn provider(mut self, provider: &'a str) -> Self {
         self.provider = Some(provider);
         self

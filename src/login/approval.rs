@@ -254,8 +254,7 @@ async fn approve(
     }
     app.audit.emit(
         AuditEvent::new(AuditKind::DeviceApproved, req.client_ip)
-            .provider(&person.provider)
-            .user(&person.sub)
+            .person(person)
             .device(&pending.label),
     );
     Reply::form_page(
@@ -278,8 +277,7 @@ async fn deny(app: &App, req: &RequestInfo, person: &SessionClaims, pending: &Pe
     }
     app.audit.emit(
         AuditEvent::new(AuditKind::DeviceDenied, req.client_ip)
-            .provider(&person.provider)
-            .user(&person.sub)
+            .person(person)
             .device(&pending.label),
     );
     Reply::form_page(
@@ -360,8 +358,7 @@ pub async fn revoke(
         Ok(Some(paired)) => {
             app.audit.emit(
                 AuditEvent::new(AuditKind::DeviceRevoked, req.client_ip)
-                    .provider(&person.provider)
-                    .user(&person.sub)
+                    .person(&person)
                     .device(&paired.label),
             );
             Reply::redirect(req.origin.path(DEVICES_PAGE)).status(303)

@@ -87,6 +87,8 @@ async fn idp_logout(
 ) -> Option<String> {
     let logout = provider.logout();
     if !logout.keeps_tokens() {
+        // Tokens kept only for re-validation go with the session.
+        let _ = app.store.delete(&tokens_key(sid)).await;
         return None;
     }
     let tokens = match app.store.take(&tokens_key(sid)).await {

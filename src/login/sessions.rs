@@ -317,8 +317,7 @@ async fn end_everywhere(
 fn audit_logout(app: &App, req: &RequestInfo, person: &SessionClaims, reason: &str) {
     app.audit.emit(
         AuditEvent::new(AuditKind::Logout, req.client_ip)
-            .provider(&person.provider)
-            .user(&person.sub)
+            .person(person)
             .reason(reason),
     );
 }
@@ -326,8 +325,7 @@ fn audit_logout(app: &App, req: &RequestInfo, person: &SessionClaims, reason: &s
 fn audit_device(app: &App, req: &RequestInfo, person: &SessionClaims, paired: &Paired) {
     app.audit.emit(
         AuditEvent::new(AuditKind::DeviceRevoked, req.client_ip)
-            .provider(&person.provider)
-            .user(&person.sub)
+            .person(person)
             .device(&paired.label),
     );
 }

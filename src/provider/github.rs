@@ -185,11 +185,7 @@ impl Provider for GithubProvider {
     }
 
     async fn revalidate(&self, tokens: &Tokens) -> Result<Option<Standing>, ProviderError> {
-        let signed_in = self.person(tokens.clone()).await?;
-        Ok(Some(Standing {
-            identity: Some(signed_in.identity),
-            tokens: signed_in.tokens,
-        }))
+        Ok(Some(self.person(tokens.clone()).await?.into()))
     }
 
     /// GitHub has no RFC 7009 endpoint; its OAuth app API deletes a token with the

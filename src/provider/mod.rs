@@ -223,6 +223,16 @@ pub struct Standing {
     pub tokens: Tokens,
 }
 
+impl From<SignIn> for Standing {
+    /// A fresh sign-in's answer, as a re-validation's.
+    fn from(signed_in: SignIn) -> Self {
+        Standing {
+            identity: Some(signed_in.identity),
+            tokens: signed_in.tokens,
+        }
+    }
+}
+
 /// The configured providers, in config order.
 #[derive(Clone)]
 pub struct Providers(Vec<Arc<dyn Provider>>);

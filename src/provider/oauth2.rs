@@ -98,11 +98,7 @@ impl Provider for OAuth2Provider {
     }
 
     async fn revalidate(&self, tokens: &Tokens) -> Result<Option<Standing>, ProviderError> {
-        let signed_in = self.person(tokens.clone()).await?;
-        Ok(Some(Standing {
-            identity: Some(signed_in.identity),
-            tokens: signed_in.tokens,
-        }))
+        Ok(Some(self.person(tokens.clone()).await?.into()))
     }
 
     async fn revoke(&self, tokens: &Tokens) -> Result<(), ProviderError> {
