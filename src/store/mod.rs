@@ -18,6 +18,7 @@
 pub mod conformance;
 pub mod memory;
 pub mod redis;
+mod redis_scripts;
 pub mod revocations;
 
 use async_trait::async_trait;

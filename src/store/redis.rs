@@ -25,7 +25,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures_util::{FutureExt, StreamExt};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSubStream};
-use redis::{AsyncCommands, RedisError, Script};
+use redis::{AsyncCommands, RedisError};
+
+use super::redis_scripts::Scripts;
 
 use super::{unix_now, Revocations, Store, StoreError};
 use crate::config::RedisConfig;
@@ -40,53 +42,6 @@ const RETRY_MAX: Duration = Duration::from_secs(2);
 /// Revocations written back per script call.
 const WRITEBACK_CHUNK: usize = 256;
 
-/// Records a revocation, drops those run out, keeps the set's expiry at its
-/// latest member's, and tells every instance.
-const REVOKE: &str = r"
-local key, now, channel = KEYS[1], ARGV[1], ARGV[2]
-for i = 3, #ARGV, 2 do
-  redis.call('ZADD', key, 'GT', ARGV[i], ARGV[i + 1])
-  redis.call('PUBLISH', channel, 'r ' .. ARGV[i] .. ' ' .. ARGV[i + 1])
-end
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-if top[2] then redis.call('EXPIREAT', key, top[2]) end
-return 1
-";
-
-/// Stores an entry as one of a group's, unless the group holds `max` live ones.
-/// Members that expired or were taken leave the group first.
-const PUT_IN_GROUP: &str = r"
-local group, key = KEYS[1], KEYS[2]
-local now, max, untl, value, prefix, member = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-redis.call('ZREMRANGEBYSCORE', group, '-inf', now)
-for _, m in ipairs(redis.call('ZRANGE', group, 0, -1)) do
-  if redis.call('EXISTS', prefix .. m) == 0 then redis.call('ZREM', group, m) end
-end
-if redis.call('ZCARD', group) >= max then return 0 end
-redis.call('SET', key, value, 'EXAT', untl)
-redis.call('ZADD', group, untl, member)
-local top = redis.call('ZRANGE', group, -1, -1, 'WITHSCORES')
-redis.call('EXPIREAT', group, top[2])
-return 1
-";
-
-/// A fixed-window counter: the expiry is set when the counter is made.
-const COUNT: &str = r"
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('EXPIREAT', KEYS[1], ARGV[1]) end
-return n
-";
-
-/// Adds a set member with its own expiry; the set lives as long as its latest.
-const ADD_MEMBER: &str = r"
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
-local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if top[2] then redis.call('EXPIREAT', KEYS[1], top[2]) end
-return 1
-";
-
 pub struct RedisStore {
     client: redis::Client,
     /// Made by the follow loop, in the long-lived runtime it runs on.
@@ -100,13 +55,6 @@ pub struct RedisStore {
     /// What went wrong last, for `/auth/ready`; `None` once all is well.
     problem: Mutex<Option<String>>,
     scripts: Scripts,
-}
-
-struct Scripts {
-    revoke: Script,
-    put_in_group: Script,
-    count: Script,
-    add_member: Script,
 }
 
 impl RedisStore {
@@ -130,12 +78,7 @@ impl RedisStore {
             max_staleness: config.max_staleness,
             revocations: Revocations::followed(config.max_staleness),
             problem: Mutex::new(Some("connecting to Redis".into())),
-            scripts: Scripts {
-                revoke: Script::new(REVOKE),
-                put_in_group: Script::new(PUT_IN_GROUP),
-                count: Script::new(COUNT),
-                add_member: Script::new(ADD_MEMBER),
-            },
+            scripts: Scripts::new(),
         })
     }
 

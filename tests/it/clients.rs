@@ -79,7 +79,7 @@ pub async fn bearer_get(proxy: &Proxy, path: &str, token: &str) -> Resp {
 }
 
 /// A WebSocket opened with a bearer token and no `Origin`, as a CLI opens one.
-async fn bearer_ws(proxy: &Proxy, token: &str) -> Result<Ws, u16> {
+pub async fn bearer_ws(proxy: &Proxy, token: &str) -> Result<Ws, u16> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let mut req = format!("ws://{}/ws", proxy.addr)
         .into_client_request()

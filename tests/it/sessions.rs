@@ -300,6 +300,9 @@ async fn in_chromium_the_sessions_page_ends_another_instance_s_session() {
     let back = sign_in_at(&idp.issuer, start.location(), "alice").await;
     assert_eq!(third.get(&back).await.status, 302);
     let device = paired_device(&mut third, &one).await;
+    let mut device_ws = crate::clients::bearer_ws(&two, &device)
+        .await
+        .expect("the device's socket");
 
     let seen = chromium::run_script(
         "sessions.mjs",
@@ -335,5 +338,20 @@ async fn in_chromium_the_sessions_page_ends_another_instance_s_session() {
     // not the device, which she did not tick.
     assert_eq!(third.get(&two.url("/api/echo")).await.status, 401);
     assert_eq!(bearer_get(&two, "/api/echo", &device).await.status, 200);
+    assert!(
+        !closes_within(&mut device_ws, Duration::from_millis(1500)).await,
+        "the device's socket stays open"
+    );
+    // Asked with the devices too, the device's socket closes as well.
+    let mut again = Browser::new();
+    let start = again.get(&one.url("/auth/login?provider=dev")).await;
+    let back = sign_in_at(&idp.issuer, start.location(), "alice").await;
+    assert_eq!(again.get(&back).await.status, 302);
+    let r = end(&mut again, &one, json!({"all": true, "devices": true})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        closes_within(&mut device_ws, Duration::from_secs(2)).await,
+        "the device's socket closes within 2 s"
+    );
     eprintln!("the other instance's socket closed {closed} ms after the click");
 }
