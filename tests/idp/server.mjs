@@ -3,7 +3,8 @@
 //
 // Environment: IDP_PORT, IDP_CLIENT_ID, IDP_CLIENT_SECRET, IDP_REDIRECT_URIS and
 // IDP_POST_LOGOUT_URIS (comma separated), IDP_BACKCHANNEL_LOGOUT_URI and
-// IDP_BACKCHANNEL_SID (`no`: logout tokens name the subject only).
+// IDP_BACKCHANNEL_SID (`no`: logout tokens name the subject only) and
+// IDP_REFRESH_TOKENS (`yes`: every sign-in gets a refresh token).
 // Prints `IDP_READY <issuer>` when it
 // listens, one line `IDP_AUTHORIZE redirect_uri=<uri>` per authorization request,
 // `IDP_TOKEN_REVOKED` when an access token is revoked (RFC 7009) and
@@ -55,9 +56,10 @@ const provider = new Provider(issuer, {
     };
   },
   pkce: { required: () => true },
-  // Every sign-in gets a refresh token, so a relying party can re-check it.
+  // With IDP_REFRESH_TOKENS=yes, every sign-in gets a refresh token, so a
+  // relying party can re-check it.
   async issueRefreshToken(_ctx, client) {
-    return client.grantTypeAllowed('refresh_token');
+    return process.env.IDP_REFRESH_TOKENS === 'yes' && client.grantTypeAllowed('refresh_token');
   },
   // The IdP refuses to call special-use addresses (SSRF protection); here
   // every relying party is on loopback, so its back-channel calls go there.

@@ -57,7 +57,7 @@ async fn refused_within(b: &mut Browser, proxy: &Proxy, limit: Duration) -> Opti
 async fn a_refresh_token_revoked_at_oidc_provider_ends_the_session() {
     let world = World::new().await;
     let port = free_port();
-    let idp = NodeIdp::start(
+    let idp = NodeIdp::start_with_refresh_tokens(
         CLIENT,
         SECRET,
         &[format!("http://127.0.0.1:{port}/auth/callback")],
@@ -108,7 +108,7 @@ async fn a_refresh_token_revoked_at_oidc_provider_ends_the_session() {
 async fn an_unreachable_idp_is_given_the_grace_then_the_person_signs_in_again() {
     let world = World::new().await;
     let port = free_port();
-    let idp = NodeIdp::start(
+    let idp = NodeIdp::start_with_refresh_tokens(
         CLIENT,
         SECRET,
         &[format!("http://127.0.0.1:{port}/auth/callback")],

@@ -32,7 +32,18 @@ impl NodeIdp {
             redirect_uris,
             post_logout_uris,
             None,
+            false,
         )
+    }
+
+    /// Starts the IdP issuing a refresh token at every sign-in (which it can
+    /// revoke for an account: `POST /test/revoke-grants?account=NAME`).
+    pub fn start_with_refresh_tokens(
+        client_id: &str,
+        client_secret: &str,
+        redirect_uris: &[String],
+    ) -> NodeIdp {
+        Self::spawn(client_id, client_secret, redirect_uris, &[], None, true)
     }
 
     /// Starts the IdP with a client registered for OIDC Back-Channel Logout at
@@ -51,6 +62,7 @@ impl NodeIdp {
             redirect_uris,
             &[],
             Some((backchannel_uri, sid)),
+            false,
         )
     }
 
@@ -60,6 +72,7 @@ impl NodeIdp {
         redirect_uris: &[String],
         post_logout_uris: &[String],
         backchannel: Option<(&str, bool)>,
+        refresh_tokens: bool,
     ) -> NodeIdp {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/idp");
         assert!(
@@ -77,6 +90,10 @@ impl NodeIdp {
             .env("IDP_CLIENT_SECRET", client_secret)
             .env("IDP_REDIRECT_URIS", redirect_uris.join(","))
             .env("IDP_POST_LOGOUT_URIS", post_logout_uris.join(","))
+            .env(
+                "IDP_REFRESH_TOKENS",
+                if refresh_tokens { "yes" } else { "no" },
+            )
             .env(
                 "IDP_BACKCHANNEL_LOGOUT_URI",
                 backchannel.map_or("", |(uri, _)| uri),
