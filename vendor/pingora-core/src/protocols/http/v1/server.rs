@@ -42,6 +42,10 @@ use crate::protocols::http::{
 use crate::protocols::{Digest, SocketAddr, Stream};
 use crate::utils::{BufRef, KVRef};
 
+/// portcullis patch: header slots reserved beyond a request's own, for the
+/// headers a proxy adds before it forwards the request.
+const PROXY_ADDED_HEADERS: usize = 4;
+
 /// Tracks which writer is currently processing a task.
 ///
 /// This enables resuming writes after cancellation. Each variant stores the
@@ -380,7 +384,10 @@ impl HttpSession {
                             req.method.unwrap_or(""),
                             // we path httparse to allow unsafe bytes in the str
                             req.path.unwrap_or("").as_bytes(),
-                            Some(req.headers.len()),
+                            // portcullis patch: room for the headers a proxy adds
+                            // (X-Forwarded-*, identity), so the upstream copy's
+                            // two header maps do not grow and rehash per request
+                            Some(req.headers.len() + PROXY_ADDED_HEADERS),
                         )?);
 
                         request_header.set_version(match req.version {
