@@ -1,7 +1,7 @@
 // The Hermes dashboard at /hermes/ and JupyterLab at /jupyter/ behind one
 // portcullis, in headless Chromium, with a reload in the middle:
 //  1. alice signs in, runs print(6*7) in a Lab kernel and holds a kernel socket;
-//     her Hermes page holds its gateway socket;
+//     her Hermes page holds a socket on Hermes's event channel;
 //  2. bob signs in: Hermes works, /jupyter/lab is the 403 page, /jupyter/api/…
 //     is 403 JSON, and a kernel socket is refused;
 //  3. the config is swapped for one without alice on /jupyter/ and SIGHUP sent:
@@ -51,7 +51,11 @@ try {
   await hermes.goto(`${site}/hermes/`);
   await hermes.waitForFunction(() => document.querySelector('#root')?.children.length > 0);
   const token = await hermes.evaluate(() => window.__HERMES_SESSION_TOKEN__);
-  out.aliceHermesSocket = await holdSocket(hermes, 'gateway', `${wss}/hermes/api/ws?token=${encodeURIComponent(token)}`);
+  // Hermes's event channel (its gateway socket is the SPA's own, which Hermes
+  // may replace): subscribed now, published to after the reload.
+  const channel = 'portcullis-routes-' + Math.random().toString(36).slice(2);
+  const eventsUrl = `${wss}/hermes/api/events?channel=${channel}&token=${encodeURIComponent(token)}`;
+  out.aliceHermesSocket = await holdSocket(hermes, 'events', eventsUrl);
 
   // bob: Hermes only.
   const bobContext = await browser.newContext({ ignoreHTTPSErrors: true });
@@ -84,7 +88,14 @@ try {
   }));
   out.kernelClosedMs = closedAt === null ? null : Math.round(closedAt - before);
   await hermes.waitForTimeout(2500);
-  out.hermesStillOpen = await hermes.evaluate(() => window.gateway.readyState === WebSocket.OPEN);
+  out.hermesStillOpen = await hermes.evaluate(() => window.events.readyState === WebSocket.OPEN);
+  // Something published on the channel after the reload still reaches her.
+  out.hermesEventAfter = await hermes.evaluate(([pubUrl]) => new Promise((resolve) => {
+    const timer = setTimeout(() => resolve('timeout'), 5000);
+    window.events.onmessage = (e) => { clearTimeout(timer); resolve(String(e.data)); };
+    const pub = new WebSocket(pubUrl);
+    pub.onopen = () => { pub.send(JSON.stringify({ after: 'the reload' })); };
+  }), [eventsUrl.replace('/api/events', '/api/pub')]);
   out.aliceLabAfter = await lab.evaluate(async () => {
     const r = await fetch('/jupyter/api/contents');
     return { status: r.status, body: await r.text() };
