@@ -120,7 +120,19 @@ http {{
 }
 
 impl Drop for Nginx {
+    /// Stops nginx as its own signals do (SIGTERM: the master takes its worker
+    /// down); a SIGKILL to the master alone left the worker running.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
