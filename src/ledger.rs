@@ -133,12 +133,7 @@ pub async fn record(
 
 /// Writes that session `sid` was used at `now`, off the request's path.
 pub fn note_seen(store: std::sync::Arc<dyn Store>, sid: &str, until: i64, now: i64) {
-    let key = seen_key(sid);
-    tokio::spawn(async move {
-        if let Err(e) = store.put(&key, now.to_string().as_bytes(), until).await {
-            tracing::debug!(error = %e, "cannot record when a session was last seen");
-        }
-    });
+    crate::store::note_time(store, seen_key(sid), now, until);
 }
 
 /// The live sessions of a set: unexpired at `now`, not revoked.

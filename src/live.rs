@@ -29,13 +29,14 @@ use crate::store::{Store, Verdict};
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 struct Conn {
-    sid: String,
+    /// The session's expiry here (moved on by sliding refresh).
     exp: i64,
     fd: RawFd,
     /// The client's address when registered: the socket's identity.
     peer: Option<SocketAddr>,
-    /// Who opened it, as the route rules see them, and the path (below the
-    /// prefix) it was opened at: what a reload judges it by again.
+    /// Who opened it (their session id the key of its revocation, their
+    /// person what the route rules see), and the path (below the prefix) it was
+    /// opened at: what a reload judges it by again.
     who: SessionClaims,
     path: String,
 }
@@ -126,7 +127,6 @@ impl LiveConnections {
             conns.insert(
                 id,
                 Conn {
-                    sid: claims.sid.clone(),
                     exp: claims.exp,
                     fd,
                     peer: peer_of(fd),
@@ -145,7 +145,7 @@ impl LiveConnections {
     /// on this instance: the person is active, so their WebSockets live on).
     pub fn extend(&self, sid: &str, exp: i64) {
         if let Ok(mut conns) = self.inner.conns.lock() {
-            for c in conns.values_mut().filter(|c| c.sid == sid) {
+            for c in conns.values_mut().filter(|c| c.who.sid == sid) {
                 c.exp = c.exp.max(exp);
             }
         }
@@ -156,7 +156,7 @@ impl LiveConnections {
         self.inner
             .conns
             .lock()
-            .map_or(0, |c| c.values().filter(|c| c.sid == sid).count())
+            .map_or(0, |c| c.values().filter(|c| c.who.sid == sid).count())
     }
 
     /// Live connections right now.
@@ -175,7 +175,7 @@ impl LiveConnections {
         let revocations = self.inner.store.revocations();
         let doomed: Vec<u64> = conns
             .iter()
-            .filter(|(_, c)| c.exp <= now || revocations.check(&c.sid, now) == Verdict::Revoked)
+            .filter(|(_, c)| c.exp <= now || revocations.check(&c.who.sid, now) == Verdict::Revoked)
             .map(|(id, _)| *id)
             .collect();
         for id in &doomed {

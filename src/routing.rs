@@ -11,7 +11,7 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 
 use crate::access::{AccessPolicy, Denial, Person};
-use crate::config::{AccessConfig, RouteAccess, RouteConfig, UpstreamConfig};
+use crate::config::{AccessConfig, RouteConfig, UpstreamConfig};
 use crate::paths::{escapes, is_ambiguous, is_malformed, normalised};
 
 /// One dashboard behind the gate.
@@ -121,15 +121,11 @@ impl RouteTable {
                     },
                     address: r.upstream.address.clone(),
                 })?;
-            let rule = match &r.access {
-                RouteAccess::Inherit => access.clone(),
-                RouteAccess::Own(own) => own.clone(),
-            };
             table.push(Route {
                 path: r.path.clone(),
                 upstream: r.upstream.clone(),
                 addr,
-                access: AccessPolicy::new(rule),
+                access: AccessPolicy::new(r.rule(access).clone()),
             });
         }
         table.sort_by_key(|r| std::cmp::Reverse(r.path.len()));
@@ -190,15 +186,17 @@ impl RouteTable {
         if is_malformed(path) {
             return Err(Refusal::Ambiguous);
         }
+        // The path as received matched `forward` exactly; the other readings:
+        // it in any case, and normalised (exactly and in any case).
         let read = normalised(path);
-        for reading in [path, read.as_str()] {
-            for index in [self.lookup(reading), self.lookup_any_case(reading)]
-                .into_iter()
-                .flatten()
-            {
-                if index != forward {
-                    self.admits(index, person)?;
-                }
+        let others = [
+            self.lookup_any_case(path),
+            self.lookup(&read),
+            self.lookup_any_case(&read),
+        ];
+        for index in others.into_iter().flatten() {
+            if index != forward {
+                self.admits(index, person)?;
             }
         }
         Ok(forward)

@@ -1,4 +1,5 @@
 use super::*;
+use crate::config::RouteAccess;
 
 fn table(entries: &[(&str, &[&str])]) -> RouteTable {
     let routes: Vec<RouteConfig> = entries

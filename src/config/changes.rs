@@ -53,29 +53,18 @@ pub fn changes(old: &Config, new: &Config) -> Changes {
             .push("[server] public_url, trusted_proxies, allowed_hosts or client_ip_header".into());
     }
     for r in &new.routes {
-        match old.routes.iter().find(|o| o.path == r.path) {
-            None => c
-                .applied
-                .push(format!("route `{}` added ({})", r.path, r.upstream.url)),
-            Some(o) if o.upstream != r.upstream => c
-                .applied
-                .push(format!("route `{}`: its upstream settings", r.path)),
-            Some(_) => {}
-        }
-        let rule = |cfg: &Config, path: &str| {
-            cfg.routes
-                .iter()
-                .find(|x| x.path == path)
-                .map(|x| match &x.access {
-                    super::RouteAccess::Inherit => cfg.access.clone(),
-                    super::RouteAccess::Own(a) => a.clone(),
-                })
+        let Some(o) = old.routes.iter().find(|o| o.path == r.path) else {
+            c.applied
+                .push(format!("route `{}` added ({})", r.path, r.upstream.url));
+            continue;
         };
-        if let (Some(before), Some(after)) = (rule(old, &r.path), rule(new, &r.path)) {
-            if before != after {
-                c.applied
-                    .push(format!("route `{}`: who may use it", r.path));
-            }
+        if o.upstream != r.upstream {
+            c.applied
+                .push(format!("route `{}`: its upstream settings", r.path));
+        }
+        if o.rule(&old.access) != r.rule(&new.access) {
+            c.applied
+                .push(format!("route `{}`: who may use it", r.path));
         }
     }
     for r in old

@@ -25,6 +25,16 @@ pub struct RouteConfig {
     pub access: RouteAccess,
 }
 
+impl RouteConfig {
+    /// The rule this route is judged by: its own, or `access` (`[access]`).
+    pub fn rule<'a>(&'a self, access: &'a AccessConfig) -> &'a AccessConfig {
+        match &self.access {
+            RouteAccess::Inherit => access,
+            RouteAccess::Own(own) => own,
+        }
+    }
+}
+
 /// The routes of the file: `[upstream]` as the route `/`, then each
 /// `[[routes]]` entry.
 pub(super) fn validate_routes(

@@ -84,12 +84,7 @@ fn record_use(app: &App, did: &str, exp: i64, now: i64) {
         return;
     }
     let store = std::sync::Arc::clone(&app.store);
-    let key = crate::pairing::last_used_key(did);
-    tokio::spawn(async move {
-        if let Err(e) = store.put(&key, now.to_string().as_bytes(), exp).await {
-            tracing::debug!(error = %e, "cannot record a device's last use");
-        }
-    });
+    crate::store::note_time(store, crate::pairing::last_used_key(did), now, exp);
 }
 
 /// The id under which a client IP's block is held, fleet-wide, in the

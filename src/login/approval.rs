@@ -24,12 +24,7 @@ use crate::secret::random_token;
 use crate::session::SessionClaims;
 
 fn store_down_page() -> Reply {
-    Reply::form_page(
-        503,
-        FormPage::new("Try again in a moment")
-            .text("Pairing needs the session store, which cannot be reached right now.")
-            .render(),
-    )
+    crate::login::page::store_down_page("Pairing needs the session store")
 }
 
 fn disabled_page() -> Reply {

@@ -111,6 +111,17 @@ pub fn error_page(title: &str, message: &str, link: Option<(&str, &str)>) -> Str
     layout(title, &body)
 }
 
+/// The 503 page of a page that needs the session store while it cannot be
+/// reached; `why` says what needs it.
+pub fn store_down_page(why: &str) -> crate::reply::Reply {
+    crate::reply::Reply::form_page(
+        503,
+        FormPage::new("Try again in a moment")
+            .text(&format!("{why}, which cannot be reached right now."))
+            .render(),
+    )
+}
+
 /// A Unix time as people read it, in UTC.
 pub fn when(ts: i64) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");

@@ -331,10 +331,5 @@ fn audit_device(app: &App, req: &RequestInfo, person: &SessionClaims, paired: &P
 }
 
 fn store_down_page() -> Reply {
-    Reply::form_page(
-        503,
-        FormPage::new("Try again in a moment")
-            .text("Your sessions are kept in the session store, which cannot be reached right now.")
-            .render(),
-    )
+    crate::login::page::store_down_page("Your sessions are kept in the session store")
 }

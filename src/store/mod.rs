@@ -86,6 +86,16 @@ pub trait Store: Send + Sync {
     async fn remove_member(&self, set: &str, member: &str) -> Result<(), StoreError>;
 }
 
+/// Writes `key` = `now` (a "last seen" or "last used" time) until `until`, off
+/// the request's path: a failure costs only the record, and is logged.
+pub fn note_time(store: std::sync::Arc<dyn Store>, key: String, now: i64, until: i64) {
+    tokio::spawn(async move {
+        if let Err(e) = store.put(&key, now.to_string().as_bytes(), until).await {
+            tracing::debug!(error = %e, "cannot record when something was last used");
+        }
+    });
+}
+
 /// Unix time now, in seconds.
 pub fn unix_now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
