@@ -3,7 +3,12 @@
 //! rewritten to the upstream's own so dashboards that guard against DNS rebinding
 //! (loopback-only `Host`, loopback-or-absent `Origin`) accept it.
 
-use http::Uri;
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN, REFERER};
+use http::request::Parts;
+use http::{HeaderMap, HeaderName, HeaderValue, Uri};
 use pingora::http::RequestHeader;
 use pingora::prelude::*;
 
@@ -12,6 +17,14 @@ use crate::app::App;
 use crate::request::RequestInfo;
 use crate::routing::Route;
 use crate::session::cookie;
+
+const X_FORWARDED_USER: HeaderName = HeaderName::from_static("x-forwarded-user");
+const X_FORWARDED_EMAIL: HeaderName = HeaderName::from_static("x-forwarded-email");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
+const ASSERTION: HeaderName = HeaderName::from_static(crate::assertion::HEADER);
 
 /// Whether a client-sent request header is one portcullis alone may set, or could
 /// be read as one: every `X-Forwarded-*`, `Forwarded` and `X-Real-IP`, and every
@@ -27,6 +40,12 @@ fn is_spoofable(name: &str) -> bool {
 }
 
 /// Rewrites `upstream` (a copy of the client's request) for `route`'s upstream.
+///
+/// The copy is edited as plain `http` parts: pingora's map of the client's
+/// header-name case is dropped (an insert would update both maps, and names are
+/// case-insensitive), so the upstream sees lower-case names, the standard ones
+/// title-cased (`Host`, `Cookie`), as an HTTP/2 hop would give it. The request
+/// target is sent in origin form, from the path the gate judged.
 pub fn rewrite(
     app: &App,
     req: &RequestInfo,
@@ -34,39 +53,71 @@ pub fn rewrite(
     route: &Route,
     upstream: &mut RequestHeader,
 ) -> Result<()> {
+    if !upstream.raw_path_is_utf8() {
+        // The gate judged the path with its invalid bytes replaced; the upstream
+        // would read the bytes themselves.
+        return Error::e_explain(HTTPStatus(400), "request path is not UTF-8");
+    }
+    let placeholder = RequestHeader::from(http::Request::new(()).into_parts().0);
+    let mut parts = Parts::from(std::mem::replace(upstream, placeholder));
+    rewrite_headers(app, req, passage, route, &mut parts.headers)?;
+
+    let path_and_query = upstream_target(
+        &route.upstream.base_path,
+        route.below(&req.path),
+        req.query.as_deref(),
+    );
+    if parts.uri.path_and_query().map(|p| p.as_str()) != Some(path_and_query.as_str()) {
+        parts.uri = path_and_query
+            .parse::<Uri>()
+            .or_err(HTTPStatus(400), "request path cannot be forwarded")?;
+    }
+    *upstream = RequestHeader::from(parts);
+    Ok(())
+}
+
+fn rewrite_headers(
+    app: &App,
+    req: &RequestInfo,
+    passage: &Passage,
+    route: &Route,
+    headers: &mut HeaderMap,
+) -> Result<()> {
     let upstream_cfg = &route.upstream;
-    let claims = passage.claims();
     // portcullis's token is for portcullis: the dashboard never sees it, on a
     // public route (where no token was asked for) as on any other.
     let ours = matches!(passage, Passage::Bearer(_))
-        || crate::bearer::presented(&upstream.headers).is_some_and(|t| app.bearers.is_ours(t));
+        || crate::bearer::presented(headers).is_some_and(|t| app.bearers.is_ours(t));
     if ours {
-        upstream.remove_header(&http::header::AUTHORIZATION);
+        headers.remove(AUTHORIZATION);
     }
-    let client_xff = upstream
-        .headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect::<Vec<_>>()
-        .join(", ");
-    if upstream.headers.keys().any(|n| is_spoofable(n.as_str())) {
-        let spoofable: Vec<_> = upstream
-            .headers
+    let mut xff = String::new();
+    if req.peer_trusted {
+        for v in headers.get_all(&X_FORWARDED_FOR) {
+            if let Ok(v) = v.to_str() {
+                if !xff.is_empty() {
+                    xff.push_str(", ");
+                }
+                xff.push_str(v);
+            }
+        }
+    }
+    if headers.keys().any(|n| is_spoofable(n.as_str())) {
+        let spoofable: Vec<_> = headers
             .keys()
             .filter(|n| is_spoofable(n.as_str()))
             .cloned()
             .collect();
         for name in spoofable {
-            upstream.remove_header(&name);
+            headers.remove(name);
         }
     }
 
     // A public route's request carries no identity (the client's copies are gone).
-    if let Some(claims) = claims {
-        upstream.insert_header("x-forwarded-user", header_safe(&claims.sub)?)?;
+    if let Some(claims) = passage.claims() {
+        headers.insert(X_FORWARDED_USER, header_safe(&claims.sub)?);
         if let Some(email) = &claims.email {
-            upstream.insert_header("x-forwarded-email", header_safe(email)?)?;
+            headers.insert(X_FORWARDED_EMAIL, header_safe(email)?);
         }
         if upstream_cfg.identity_assertion {
             let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -74,75 +125,99 @@ pub fn rewrite(
             let signed = app
                 .assertion
                 .assertion(claims, &issuer, &upstream_cfg.origin, now);
-            let Some(signed) = signed else {
+            let Some(signed) = signed.and_then(|s| HeaderValue::try_from(s).ok()) else {
                 return Error::e_explain(
                     HTTPStatus(503),
                     "the identity assertion cannot be signed",
                 );
             };
-            upstream.insert_header(crate::assertion::HEADER, signed)?;
+            headers.insert(ASSERTION, signed);
         }
     }
-    let peer = req.peer.map(|p| p.to_string()).unwrap_or_default();
-    let xff = if req.peer_trusted && !client_xff.is_empty() {
-        format!("{client_xff}, {peer}")
-    } else {
-        peer
-    };
-    if !xff.is_empty() {
-        upstream.insert_header("x-forwarded-for", xff)?;
+    if let Some(peer) = req.peer {
+        if !xff.is_empty() {
+            xff.push_str(", ");
+        }
+        push_ip(&mut xff, peer);
     }
-    upstream.insert_header("x-forwarded-proto", req.origin.scheme.as_str())?;
-    upstream.insert_header("x-forwarded-host", req.origin.host.as_str())?;
+    if !xff.is_empty() {
+        headers.insert(X_FORWARDED_FOR, value(xff)?);
+    }
+    headers.insert(
+        X_FORWARDED_PROTO,
+        HeaderValue::from_static(req.origin.scheme.as_str()),
+    );
+    headers.insert(X_FORWARDED_HOST, value(req.origin.host.as_str())?);
     let route_prefix = route.forwarded_prefix();
     if route_prefix.is_empty() {
         if !req.origin.prefix.is_empty() {
-            upstream.insert_header("x-forwarded-prefix", req.origin.prefix.as_str())?;
+            headers.insert(X_FORWARDED_PREFIX, value(req.origin.prefix.as_str())?);
         }
     } else {
         let prefix = format!("{}{route_prefix}", req.origin.prefix.as_str());
-        upstream.insert_header("x-forwarded-prefix", prefix)?;
+        headers.insert(X_FORWARDED_PREFIX, value(prefix)?);
     }
 
     if !upstream_cfg.preserve_host {
-        upstream.insert_header("host", upstream_cfg.authority.as_str())?;
+        headers.insert(HOST, value(upstream_cfg.authority.as_str())?);
     }
-    let same_origin = upstream
-        .headers
-        .get("origin")
+    let same_origin = headers
+        .get(ORIGIN)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|o| req.origin.is_same_origin(o));
     if same_origin {
-        upstream.insert_header("origin", upstream_cfg.origin.as_str())?;
+        headers.insert(ORIGIN, value(upstream_cfg.origin.as_str())?);
     }
-    let referer = upstream
-        .headers
-        .get("referer")
+    let referer = headers
+        .get(REFERER)
         .and_then(|v| v.to_str().ok())
         .and_then(|r| upstream_referer(req, route, r));
     if let Some(referer) = referer {
-        upstream.insert_header("referer", referer)?;
+        headers.insert(REFERER, value(referer)?);
     }
 
-    if let Some(kept) = cookie::strip(&upstream.headers, &app.own_cookies()) {
-        upstream.remove_header("cookie");
+    if let Some(kept) = cookie::strip(headers, &app.own_cookies()) {
+        headers.remove(COOKIE);
         if let Some(kept) = kept {
-            upstream.insert_header("cookie", kept)?;
+            headers.insert(COOKIE, kept);
         }
     }
-
-    let path_and_query = upstream_target(
-        &upstream_cfg.base_path,
-        route.below(&req.path),
-        req.query.as_deref(),
-    );
-    if upstream.uri.path_and_query().map(|p| p.as_str()) != Some(path_and_query.as_str()) {
-        let uri: Uri = path_and_query
-            .parse()
-            .or_err(HTTPStatus(400), "request path cannot be forwarded")?;
-        upstream.set_uri(uri);
-    }
     Ok(())
+}
+
+/// A header value portcullis built; a 400 if it cannot be one.
+fn value<T>(v: T) -> Result<HeaderValue>
+where
+    HeaderValue: TryFrom<T>,
+{
+    HeaderValue::try_from(v).ok().or_err(
+        HTTPStatus(400),
+        "a forwarded header cannot carry this value",
+    )
+}
+
+/// Appends `ip` as `X-Forwarded-For` writes it, without the formatting machinery
+/// for the common IPv4 case.
+fn push_ip(out: &mut String, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                if octet >= 100 {
+                    out.push(char::from(b'0' + octet / 100));
+                }
+                if octet >= 10 {
+                    out.push(char::from(b'0' + octet / 10 % 10));
+                }
+                out.push(char::from(b'0' + octet % 10));
+            }
+        }
+        IpAddr::V6(v6) => {
+            let _ = write!(out, "{v6}");
+        }
+    }
 }
 
 /// The request target the upstream sees: `base_path` (the path of `upstream.url`)
@@ -187,9 +262,9 @@ fn upstream_referer(req: &RequestInfo, route: &Route, referer: &str) -> Option<S
 
 /// Identity values come from the IdP; refuse any that could not be a header value
 /// rather than forward something mangled.
-fn header_safe(v: &str) -> Result<String> {
+fn header_safe(v: &str) -> Result<HeaderValue> {
     if v.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-        Ok(v.to_string())
+        value(v)
     } else {
         Error::e_explain(
             HTTPStatus(400),
