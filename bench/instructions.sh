@@ -130,8 +130,10 @@ count() {
 
 results=$WORK/results
 {
-  count nginx / "" -- "$NGINX" -p "$WORK/front" -c "$WORK/front/nginx.conf" -g "daemon off; master_process off;"
-  count pingora / "" -- "$BIN/examples/pingora_baseline" "127.0.0.1:$PX" "127.0.0.1:$UP"
+  count nginx / "$COOKIE" -- "$NGINX" -p "$WORK/front" -c "$WORK/front/nginx.conf" -g "daemon off; master_process off;"
+  # The same request as portcullis's cookie row: parsing, copying and forwarding
+  # the Cookie header is any proxy's work, not the gate's.
+  count pingora / "$COOKIE" -- "$BIN/examples/pingora_baseline" "127.0.0.1:$PX" "127.0.0.1:$UP"
   count portcullis / "$COOKIE" -- "$BIN/portcullis" serve -c "$WORK/portcullis.toml"
   count portcullis_bearer / "Authorization: Bearer $TOKEN" -- "$BIN/portcullis" serve -c "$WORK/portcullis.toml"
   count portcullis_public /public/x "" -- "$BIN/portcullis" serve -c "$WORK/portcullis.toml"

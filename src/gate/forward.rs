@@ -190,10 +190,14 @@ fn value<T>(v: T) -> Result<HeaderValue>
 where
     HeaderValue: TryFrom<T>,
 {
-    HeaderValue::try_from(v).ok().or_err(
-        HTTPStatus(400),
-        "a forwarded header cannot carry this value",
-    )
+    // Not `Option::or_err`, which builds its error even when there is none.
+    match HeaderValue::try_from(v) {
+        Ok(v) => Ok(v),
+        Err(_) => Error::e_explain(
+            HTTPStatus(400),
+            "a forwarded header cannot carry this value",
+        ),
+    }
 }
 
 /// Appends `ip` as `X-Forwarded-For` writes it, without the formatting machinery
