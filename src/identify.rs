@@ -2,6 +2,8 @@
 //! the current `[access]` rules, or a WebSocket upgrade's single-use ticket; and
 //! what an unauthenticated request gets instead.
 
+use std::sync::Arc;
+
 use http::HeaderMap;
 use serde_json::json;
 
@@ -45,7 +47,7 @@ pub fn store_unavailable_as(json: bool) -> Reply {
 /// The outcome of authenticating a request.
 #[derive(Debug)]
 pub enum Auth {
-    Valid(SessionClaims),
+    Valid(Arc<SessionClaims>),
     /// No session cookie.
     Absent,
     /// A session cookie that is tampered, expired, revoked or no longer allowed.
@@ -87,7 +89,7 @@ pub fn authenticate(
         }
         if seen_due {
             let until = app.sessions.horizon(&claims);
-            crate::ledger::note_seen(std::sync::Arc::clone(&app.store), &claims.sid, until, now);
+            crate::ledger::note_seen(Arc::clone(&app.store), &claims.sid, until, now);
         }
         return Ok(Auth::Valid(claims));
     }
@@ -101,7 +103,7 @@ pub fn signed_in(
     req: &RequestInfo,
     headers: &HeaderMap,
     now: i64,
-) -> Result<SessionClaims, Reply> {
+) -> Result<Arc<SessionClaims>, Reply> {
     match authenticate(app, req, headers, now) {
         Ok(Auth::Valid(claims)) => Ok(claims),
         Ok(auth) => Err(unauthenticated(app, req, headers, &auth)),
@@ -153,16 +155,16 @@ pub async fn redeem_ticket(
 pub fn refresh(
     app: &App,
     req: &RequestInfo,
-    claims: SessionClaims,
+    claims: Arc<SessionClaims>,
     now: i64,
-) -> (SessionClaims, Option<String>) {
+) -> (Arc<SessionClaims>, Option<String>) {
     let Some((fresh, sealed)) = app.sessions.refresh(&claims, now) else {
         return (claims, None);
     };
     let max_age = std::time::Duration::from_secs(fresh.exp.saturating_sub(now).max(0) as u64);
     let set_cookie = cookie::set_cookie(app.sessions.cookie_base(), &req.origin, &sealed, max_age);
     app.live.extend(&fresh.sid, fresh.exp);
-    (fresh, Some(set_cookie))
+    (Arc::new(fresh), Some(set_cookie))
 }
 
 /// The reply to a request without a live session: 401 for upgrades and JSON

@@ -3,6 +3,8 @@
 //! ticket, a bearer token or the session cookie lets it through the gate (its
 //! route is judged next, in [`super::reach`]).
 
+use std::sync::Arc;
+
 use pingora::proxy::Session;
 use time::OffsetDateTime;
 
@@ -21,10 +23,10 @@ use crate::session::SessionClaims;
 #[derive(Debug)]
 pub enum Passage {
     /// A live session (or a WebSocket ticket of one).
-    Session(SessionClaims),
+    Session(Arc<SessionClaims>),
     /// A portcullis bearer token (an API token or a paired device's), which
     /// goes no further than the gate.
-    Bearer(SessionClaims),
+    Bearer(Arc<SessionClaims>),
     /// A `[[public]]` route: no identity at all.
     Public,
 }
@@ -138,7 +140,7 @@ pub(super) async fn decide(
                         .query
                         .as_deref()
                         .and_then(|q| without_param(q, "ticket"));
-                    Ok((req, Passage::Session(claims)))
+                    Ok((req, Passage::Session(Arc::new(claims))))
                 }
                 Err(reply) => Err(reply),
             };
@@ -148,7 +150,7 @@ pub(super) async fn decide(
     // so it needs no Origin check, and a wrong one is never redirected.
     match super::bearer::authenticate(app, &req, headers, now).await {
         super::bearer::Bearer::Valid(claims) => {
-            return Ok((req, Passage::Bearer(claims)));
+            return Ok((req, Passage::Bearer(Arc::new(claims))));
         }
         super::bearer::Bearer::Refused(reply) => return Err(reply),
         super::bearer::Bearer::Absent => {}

@@ -8,6 +8,8 @@
 //! foreign `Origin` before they run); like every page of portcullis's they carry
 //! `frame-ancestors 'none'`, so an Approve button cannot be clickjacked.
 
+use std::sync::Arc;
+
 use http::HeaderMap;
 
 use super::device::Form;
@@ -36,7 +38,6 @@ fn disabled_page() -> Reply {
     )
 }
 
-/// A Unix time as a person reads it.
 /// The person on one of pairing's pages: pairing must be on, and the person
 /// signed in (else the reply that sends them to sign in first).
 fn person_on_a_page(
@@ -44,7 +45,7 @@ fn person_on_a_page(
     req: &RequestInfo,
     headers: &HeaderMap,
     now: i64,
-) -> Result<SessionClaims, Reply> {
+) -> Result<Arc<SessionClaims>, Reply> {
     if !app.config.pairing.enabled {
         return Err(disabled_page());
     }

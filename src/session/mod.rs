@@ -9,6 +9,7 @@ pub mod codec;
 pub mod cookie;
 mod opened;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -61,7 +62,7 @@ pub enum SessionRead {
     Absent,
     /// A cookie was sent but is tampered, foreign, malformed or expired.
     Invalid,
-    Valid(SessionClaims),
+    Valid(Arc<SessionClaims>),
 }
 
 /// Issues and reads session cookies.
@@ -141,18 +142,18 @@ impl Sessions {
     }
 
     /// The claims of one sealed cookie value, when it is authentic and unexpired.
-    pub fn open(&self, value: &str, now: i64) -> Option<SessionClaims> {
+    pub fn open(&self, value: &str, now: i64) -> Option<Arc<SessionClaims>> {
         self.open_noting_use(value, now).map(|(claims, _)| claims)
     }
 
     /// [`Sessions::open`], and whether this use is due to be written down as
     /// the session's "last seen" (on this instance: at sign-in, then at most
     /// once a minute; see [`crate::ledger`]).
-    pub fn open_noting_use(&self, value: &str, now: i64) -> Option<(SessionClaims, bool)> {
+    pub fn open_noting_use(&self, value: &str, now: i64) -> Option<(Arc<SessionClaims>, bool)> {
         let (claims, due) = match self.opened.get(value, now) {
             Some(hit) => hit,
             None => {
-                let claims = self.codec.open::<SessionClaims>(value)?;
+                let claims = Arc::new(self.codec.open::<SessionClaims>(value)?);
                 self.opened.insert(value, &claims, now);
                 (claims, true)
             }
@@ -270,7 +271,7 @@ mod tests {
         assert_eq!(fresh.sid, claims.sid, "the session keeps its id");
         assert_eq!(
             s.read(Some(format!("sess={sealed}").as_bytes()), &http(), 120),
-            SessionRead::Valid(fresh)
+            SessionRead::Valid(Arc::new(fresh))
         );
     }
 
@@ -317,7 +318,7 @@ mod tests {
                 let header = format!("x=1; {name}={sealed}");
                 let read = s.read(Some(header.as_bytes()), origin, 1001);
                 if name == *written {
-                    assert_eq!(read, SessionRead::Valid(claims.clone()), "{name}");
+                    assert_eq!(read, SessionRead::Valid(Arc::new(claims.clone())), "{name}");
                 } else {
                     assert_eq!(
                         read,
@@ -372,7 +373,7 @@ mod tests {
         let header = format!("__Host-sess=stale; __Host-sess={sealed}");
         assert_eq!(
             s.read(Some(header.as_bytes()), &origin(Scheme::Https, ""), 1001),
-            SessionRead::Valid(claims)
+            SessionRead::Valid(Arc::new(claims))
         );
     }
 

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use super::SessionClaims;
 
@@ -31,7 +31,7 @@ pub struct Opened {
 #[derive(Debug)]
 struct Entry {
     sealed: Box<str>,
-    claims: SessionClaims,
+    claims: Arc<SessionClaims>,
     /// When its use was last found due for writing down.
     seen: AtomicI64,
 }
@@ -54,7 +54,7 @@ impl Key {
 impl Opened {
     /// The claims `sealed` opened to before, if it did, and whether its use at
     /// `now` is due to be written down (at most once a [`SEEN_EVERY_SECS`]).
-    pub fn get(&self, sealed: &str, now: i64) -> Option<(SessionClaims, bool)> {
+    pub fn get(&self, sealed: &str, now: i64) -> Option<(Arc<SessionClaims>, bool)> {
         let key = Key::of(sealed)?;
         let map = self.map.read().ok()?;
         match map.get(&key) {
@@ -64,14 +64,14 @@ impl Opened {
                     && e.seen
                         .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
                         .is_ok();
-                Some((e.claims.clone(), due))
+                Some((Arc::clone(&e.claims), due))
             }
             _ => None,
         }
     }
 
     /// Remembers that `sealed` opened to `claims`, its use written down at `now`.
-    pub fn insert(&self, sealed: &str, claims: &SessionClaims, now: i64) {
+    pub fn insert(&self, sealed: &str, claims: &Arc<SessionClaims>, now: i64) {
         let Some(key) = Key::of(sealed) else {
             return;
         };
@@ -85,7 +85,7 @@ impl Opened {
             key,
             Entry {
                 sealed: sealed.into(),
-                claims: claims.clone(),
+                claims: Arc::clone(claims),
                 seen: AtomicI64::new(now),
             },
         );
@@ -115,8 +115,8 @@ mod tests {
     fn a_hit_is_the_same_string_byte_for_byte() {
         let o = Opened::default();
         let sealed = format!("{}{}", "A".repeat(40), "TAG-of-twenty-two-char");
-        o.insert(&sealed, &claims("s1"), 0);
-        assert_eq!(o.get(&sealed, 1), Some((claims("s1"), false)));
+        o.insert(&sealed, &Arc::new(claims("s1")), 0);
+        assert_eq!(o.get(&sealed, 1), Some((Arc::new(claims("s1")), false)));
         // The same tag behind other bytes: a forgery that keeps the tag.
         let forged = format!("{}{}", "B".repeat(40), "TAG-of-twenty-two-char");
         assert_eq!(o.get(&forged, 1), None);
@@ -127,7 +127,7 @@ mod tests {
     fn a_use_is_due_once_a_minute() {
         let o = Opened::default();
         let sealed = format!("{}{}", "A".repeat(40), "TAG-of-twenty-two-char");
-        o.insert(&sealed, &claims("s1"), 1000);
+        o.insert(&sealed, &Arc::new(claims("s1")), 1000);
         assert!(!o.get(&sealed, 1059).unwrap().1);
         assert!(o.get(&sealed, 1060).unwrap().1, "a minute on");
         assert!(!o.get(&sealed, 1061).unwrap().1, "once");
@@ -138,7 +138,7 @@ mod tests {
     fn it_stays_bounded() {
         let o = Opened::default();
         for i in 0..CAPACITY + 10 {
-            o.insert(&format!("{i:0>40}"), &claims("s"), 0);
+            o.insert(&format!("{i:0>40}"), &Arc::new(claims("s")), 0);
         }
         assert!(o.map.read().unwrap().len() <= CAPACITY);
     }
