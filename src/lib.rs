@@ -15,6 +15,7 @@ pub mod config;
 pub mod demo;
 pub mod discovery;
 pub mod gate;
+pub mod header_names;
 pub mod identify;
 pub mod ledger;
 pub mod live;

@@ -6,9 +6,14 @@
 
 use std::net::IpAddr;
 
-use http::HeaderMap;
+use http::header::HOST;
+use http::{HeaderMap, HeaderName};
 use ipnet::IpNet;
 use url::Url;
+
+use crate::header_names::{
+    X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PREFIX, X_FORWARDED_PROTO,
+};
 
 /// Longest prefix accepted from `X-Forwarded-Prefix` or `public_url`.
 pub const MAX_PREFIX_LEN: usize = 256;
@@ -245,9 +250,9 @@ impl OriginResolver {
     ) -> Result<RequestOrigin, OriginError> {
         let trusted = self.is_trusted(peer);
         let raw_host = trusted
-            .then(|| first_value(headers, "x-forwarded-host"))
+            .then(|| first_value(headers, X_FORWARDED_HOST))
             .flatten()
-            .or_else(|| header_str(headers, "host"))
+            .or_else(|| header_str(headers, HOST))
             .ok_or(OriginError::BadHost)?;
         let host = raw_host.to_ascii_lowercase();
         let (name, port) = split_host_port(&host).ok_or(OriginError::BadHost)?;
@@ -267,14 +272,14 @@ impl OriginResolver {
             });
         }
         let scheme = match trusted
-            .then(|| first_value(headers, "x-forwarded-proto"))
+            .then(|| first_value(headers, X_FORWARDED_PROTO))
             .flatten()
         {
             Some(p) if p.eq_ignore_ascii_case("https") => Scheme::Https,
             _ => Scheme::Http,
         };
         let prefix = trusted
-            .then(|| header_str(headers, "x-forwarded-prefix"))
+            .then(|| header_str(headers, X_FORWARDED_PREFIX))
             .flatten()
             .and_then(Prefix::parse)
             .unwrap_or_default();
@@ -302,7 +307,7 @@ impl OriginResolver {
             return Some(ip);
         }
         let mut chain: Vec<IpAddr> = headers
-            .get_all("x-forwarded-for")
+            .get_all(X_FORWARDED_FOR)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
@@ -318,7 +323,7 @@ impl OriginResolver {
     }
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn header_str(headers: &HeaderMap, name: HeaderName) -> Option<&str> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -327,7 +332,7 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// The first element of a comma-separated header (the one nearest the client).
-fn first_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn first_value(headers: &HeaderMap, name: HeaderName) -> Option<&str> {
     header_str(headers, name)
         .and_then(|v| v.split(',').next())
         .map(str::trim)

@@ -4,7 +4,10 @@
 
 use std::net::IpAddr;
 
+use http::header::{ACCEPT, ORIGIN, UPGRADE};
 use http::{HeaderMap, Method};
+
+use crate::header_names::{SEC_FETCH_MODE, SEC_FETCH_SITE, X_REQUESTED_WITH};
 
 use crate::public_url::RequestOrigin;
 use crate::redirect::SafeNext;
@@ -75,7 +78,7 @@ pub fn encode(v: &str) -> String {
 pub fn wants_json(path: &str, headers: &HeaderMap) -> bool {
     path.starts_with("/api/")
         || headers
-            .get_all("accept")
+            .get_all(ACCEPT)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .any(|v| v.contains("application/json"))
@@ -96,22 +99,22 @@ pub fn user_agent(headers: &HeaderMap) -> String {
 /// without a session it gets 401 JSON, not a redirect (JupyterLab's `fetch` calls
 /// send `Accept: */*`).
 pub fn is_script_request(headers: &HeaderMap) -> bool {
-    headers.contains_key("x-requested-with")
+    headers.contains_key(X_REQUESTED_WITH)
         || headers
-            .get("sec-fetch-mode")
+            .get(SEC_FETCH_MODE)
             .is_some_and(|m| !m.as_bytes().eq_ignore_ascii_case(b"navigate"))
 }
 
 /// Whether this is a WebSocket (or other protocol) upgrade.
 pub fn is_upgrade(headers: &HeaderMap) -> bool {
-    headers.contains_key("upgrade")
+    headers.contains_key(UPGRADE)
 }
 
 /// Whether an upgrade's `Origin` is the dashboard's own (required when the upgrade
 /// is authenticated by the session cookie alone).
 pub fn same_origin_upgrade(origin: &RequestOrigin, headers: &HeaderMap) -> bool {
     headers
-        .get("origin")
+        .get(ORIGIN)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|o| origin.is_same_origin(o))
 }
@@ -127,12 +130,12 @@ pub fn is_unsafe(method: &Method) -> bool {
 /// `Sec-Fetch-Site: cross-site`/`same-site`, comes from another site. A request
 /// with neither header (a script, curl) is no browser CSRF and passes.
 pub fn cross_origin(origin: &RequestOrigin, headers: &HeaderMap) -> Option<&'static str> {
-    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+    if let Some(site) = headers.get(SEC_FETCH_SITE).and_then(|v| v.to_str().ok()) {
         if site.eq_ignore_ascii_case("cross-site") || site.eq_ignore_ascii_case("same-site") {
             return Some("sec_fetch_site");
         }
     }
-    match headers.get("origin") {
+    match headers.get(ORIGIN) {
         None => None,
         Some(v) => match v.to_str() {
             Ok(o) if origin.is_same_origin(o) => None,

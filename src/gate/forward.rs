@@ -14,16 +14,14 @@ use pingora::prelude::*;
 
 use super::Passage;
 use crate::app::App;
+use crate::header_names::{
+    X_FORWARDED_EMAIL, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PREFIX, X_FORWARDED_PROTO,
+    X_FORWARDED_USER,
+};
 use crate::request::RequestInfo;
 use crate::routing::Route;
 use crate::session::cookie;
 
-const X_FORWARDED_USER: HeaderName = HeaderName::from_static("x-forwarded-user");
-const X_FORWARDED_EMAIL: HeaderName = HeaderName::from_static("x-forwarded-email");
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-const X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
 const ASSERTION: HeaderName = HeaderName::from_static(crate::assertion::HEADER);
 
 /// Whether a client-sent request header is one portcullis alone may set, or could

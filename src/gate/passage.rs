@@ -102,7 +102,7 @@ pub(super) async fn decide(
     if is_unsafe(&header.method) {
         if let Some(why) = cross_origin(&req.origin, headers) {
             let sent = headers
-                .get("origin")
+                .get(http::header::ORIGIN)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
             tracing::info!(reason = why, method = %header.method, path = %req.path, origin = sent, expected = %req.origin.origin(), "refused a cross-origin request");

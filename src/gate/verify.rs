@@ -188,7 +188,8 @@ async fn answer(
         super::bearer::Bearer::Refused(reply) => return reply,
         super::bearer::Bearer::Absent => {}
     }
-    let upgrade = headers.contains_key("sec-websocket-key") || headers.contains_key("upgrade");
+    let upgrade = headers.contains_key(http::header::SEC_WEBSOCKET_KEY)
+        || headers.contains_key(http::header::UPGRADE);
     if upgrade && !crate::request::same_origin_upgrade(&req.origin, headers) {
         tracing::info!(
             "forward-auth refused a cookie-authenticated upgrade from a foreign or missing Origin"
