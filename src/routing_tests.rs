@@ -11,6 +11,8 @@ fn table(entries: &[(&str, &[&str])]) -> RouteTable {
                 address: "127.0.0.1:9119".into(),
                 authority: "127.0.0.1:9119".into(),
                 origin: "http://127.0.0.1:9119".into(),
+                authority_header: http::HeaderValue::from_static("127.0.0.1:9119"),
+                origin_header: http::HeaderValue::from_static("http://127.0.0.1:9119"),
                 base_path: String::new(),
                 preserve_host: false,
                 identity_assertion: false,

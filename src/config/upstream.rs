@@ -1,6 +1,7 @@
 //! `[upstream]`: the dashboard behind portcullis, and what it is sent as `Host`,
 //! `Origin` and path.
 
+use http::HeaderValue;
 use url::Url;
 
 use super::{file, ConfigError};
@@ -15,6 +16,9 @@ pub struct UpstreamConfig {
     pub authority: String,
     /// `http://authority`, sent as `Origin` in place of the public origin.
     pub origin: String,
+    /// `authority` and `origin` as header values, made once.
+    pub authority_header: HeaderValue,
+    pub origin_header: HeaderValue,
     /// The path of `url` (empty, or `/segment…` without a trailing `/`): it takes
     /// the public prefix's place in the path the upstream sees, as nginx's
     /// `proxy_pass http://host/path/` does.
@@ -75,9 +79,16 @@ pub(super) fn upstream_at(
         Some(p) => format!("{host}:{p}"),
         None => host.to_string(),
     };
+    let origin = format!("http://{authority}");
+    let header = |v: &str| {
+        HeaderValue::from_str(v)
+            .map_err(|_| ConfigError::invalid(key, "has a host that cannot be sent as `Host`"))
+    };
     Ok(UpstreamConfig {
         address: format!("{host}:{port}"),
-        origin: format!("http://{authority}"),
+        authority_header: header(&authority)?,
+        origin_header: header(&origin)?,
+        origin,
         authority,
         url,
         base_path,

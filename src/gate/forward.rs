@@ -163,14 +163,14 @@ fn rewrite_headers(
     }
 
     if !upstream_cfg.preserve_host {
-        headers.insert(HOST, value(upstream_cfg.authority.as_str())?);
+        headers.insert(HOST, upstream_cfg.authority_header.clone());
     }
     let same_origin = headers
         .get(ORIGIN)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|o| req.origin.is_same_origin(o));
     if same_origin {
-        headers.insert(ORIGIN, value(upstream_cfg.origin.as_str())?);
+        headers.insert(ORIGIN, upstream_cfg.origin_header.clone());
     }
     let referer = headers
         .get(REFERER)
@@ -309,6 +309,8 @@ mod tests {
                 address: "127.0.0.1:8888".into(),
                 authority: "127.0.0.1:8888".into(),
                 origin: "http://127.0.0.1:8888".into(),
+                authority_header: http::HeaderValue::from_static("127.0.0.1:8888"),
+                origin_header: http::HeaderValue::from_static("http://127.0.0.1:8888"),
                 base_path: base_path.into(),
                 preserve_host: false,
                 identity_assertion: false,
