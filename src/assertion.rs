@@ -210,7 +210,7 @@ mod tests {
     #[test]
     fn the_assertion_verifies_with_the_published_key_and_names_the_person() {
         let s = Signer::new(&Secret::new("a".repeat(40)), &[]);
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let now = crate::store::unix_now();
         let token = s
             .assertion(
                 &claims(),

@@ -245,7 +245,7 @@ impl pingora::services::background::BackgroundService for Sweeper {
         loop {
             tokio::select! {
                 _ = tick.tick() => {
-                    self.0.sweep(time::OffsetDateTime::now_utc().unix_timestamp());
+                    self.0.sweep(crate::store::unix_now());
                 }
                 _ = shutdown.changed() => return,
             }

@@ -237,7 +237,7 @@ fn link(path: &std::path::Path, email: &str, ttl: std::time::Duration) -> ExitCo
         &s.secret,
         &s.previous_secrets,
     );
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let now = portcullis::store::unix_now();
     let token = portcullis::login::link::mint(&codec, email, ttl.as_secs() as i64, now);
     println!(
         "{}{}/auth/link?token={token}",

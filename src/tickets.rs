@@ -176,7 +176,7 @@ mod tests {
     }
 
     fn now() -> i64 {
-        time::OffsetDateTime::now_utc().unix_timestamp()
+        crate::store::unix_now()
     }
 
     #[tokio::test]

@@ -124,7 +124,7 @@ fn rewrite_headers(
             headers.insert(X_FORWARDED_EMAIL, header_safe(email)?);
         }
         if upstream_cfg.identity_assertion {
-            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            let now = crate::store::unix_now();
             let issuer = req.origin.origin();
             let signed = app
                 .assertion

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use pingora::proxy::Session;
-use time::OffsetDateTime;
 
 use super::routes::{self, route, Route};
 use super::{probes, RequestCtx, MAX_HEADER_BYTES, MAX_URI_BYTES};
@@ -109,7 +108,7 @@ pub(super) async fn decide(
             return Err(Reply::text(403, "Forbidden: cross-origin request\n"));
         }
     }
-    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let now = crate::store::unix_now();
     if header.method == http::Method::POST && routes::reads_form(&req.path) {
         // portcullis's own form endpoints: the only requests whose body it reads.
         let headers = headers.clone();

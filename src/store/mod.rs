@@ -96,9 +96,13 @@ pub fn note_time(store: std::sync::Arc<dyn Store>, key: String, now: i64, until:
     });
 }
 
-/// Unix time now, in seconds.
+/// Unix time now, in seconds (read straight from the system clock: no calendar
+/// date is built, as `OffsetDateTime::now_utc` would, on every request).
 pub fn unix_now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
+    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Ok(since) => i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
+        Err(before) => -i64::try_from(before.duration().as_secs()).unwrap_or(i64::MAX),
+    }
 }
 
 /// The store's follow loop, run by pingora as a background service (in a runtime

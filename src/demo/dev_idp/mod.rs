@@ -355,7 +355,7 @@ async fn token(
     {
         return token_error(StatusCode::BAD_REQUEST, "invalid_grant");
     }
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let now = crate::store::unix_now();
     let (iat, exp) = if faults.expired {
         (now - 7200, now - 3600)
     } else {
