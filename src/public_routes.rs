@@ -23,16 +23,16 @@ impl PublicRoutes {
     /// Whether a `method` request for `path` (below the prefix, as received)
     /// passes without a session.
     pub fn matches(&self, method: &Method, path: &str) -> bool {
-        !self.0.is_empty()
-            && !is_ambiguous(path)
-            && self.0.iter().any(|r| {
-                r.methods.contains(method)
-                    && if r.prefix {
-                        path.starts_with(&r.path)
-                    } else {
-                        path == r.path
-                    }
-            })
+        // The cheap test first: most paths are no public route's, and need not
+        // be read for tricks.
+        self.0.iter().any(|r| {
+            r.methods.contains(method)
+                && if r.prefix {
+                    path.starts_with(&r.path)
+                } else {
+                    path == r.path
+                }
+        }) && !is_ambiguous(path)
     }
 
     pub fn routes(&self) -> &[PublicRoute] {

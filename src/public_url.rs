@@ -348,8 +348,8 @@ fn split_host_port(host: &str) -> Option<(&str, Option<u16>)> {
         };
         return Some((&host[..inner.len() + 2], port));
     }
-    match host.rsplit_once(':') {
-        Some((name, port)) => Some((name, Some(port.parse().ok()?))),
+    match memchr::memrchr(b':', host.as_bytes()) {
+        Some(colon) => Some((&host[..colon], Some(host[colon + 1..].parse().ok()?))),
         None => Some((host, None)),
     }
 }

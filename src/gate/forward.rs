@@ -269,15 +269,15 @@ fn upstream_referer(req: &RequestInfo, route: &Route, referer: &str) -> Option<S
 }
 
 /// Identity values come from the IdP; refuse any that could not be a header value
-/// rather than forward something mangled.
+/// rather than forward something mangled: printable ASCII only (`HeaderValue`
+/// itself would take a tab and bytes above 0x7f).
 fn header_safe(v: &str) -> Result<HeaderValue> {
-    if v.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-        value(v)
-    } else {
-        Error::e_explain(
+    match HeaderValue::from_str(v) {
+        Ok(value) if v.is_ascii() && !v.contains('\t') => Ok(value),
+        _ => Error::e_explain(
             HTTPStatus(400),
             "identity holds characters a header cannot carry",
-        )
+        ),
     }
 }
 
@@ -344,6 +344,14 @@ mod tests {
             "authorization",
         ] {
             assert!(!is_spoofable(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn identity_values_are_printable_ascii_only() {
+        assert_eq!(header_safe("ada@example.com").unwrap(), "ada@example.com");
+        for bad in ["ada\tx", "adé", "ada\x7f", "ada\nx", "ada\rx", "ada\0"] {
+            assert!(header_safe(bad).is_err(), "{bad:?}");
         }
     }
 
