@@ -151,7 +151,13 @@ fn rewrite_headers(
         X_FORWARDED_PROTO,
         HeaderValue::from_static(req.origin.scheme.as_str()),
     );
-    headers.insert(X_FORWARDED_HOST, value(req.origin.host.as_str())?);
+    // Most often the public host is the client's own `Host`: its value is shared,
+    // not copied.
+    let forwarded_host = match headers.get(HOST) {
+        Some(host) if host.as_bytes() == req.origin.host.as_bytes() => host.clone(),
+        _ => value(req.origin.host.as_str())?,
+    };
+    headers.insert(X_FORWARDED_HOST, forwarded_host);
     let route_prefix = route.forwarded_prefix();
     if route_prefix.is_empty() {
         if !req.origin.prefix.is_empty() {
