@@ -70,7 +70,7 @@ pub fn authenticate(
         return Ok(Auth::Absent);
     };
     let mut dead = None;
-    for value in cookie::values(&header, app.sessions.cookie_name(origin)) {
+    for value in cookie::raw_values(&header, app.sessions.cookie_name(origin)) {
         let Some((claims, seen_due)) = app.sessions.open_noting_use(value, now) else {
             dead.get_or_insert("invalid_or_expired");
             continue;

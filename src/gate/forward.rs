@@ -91,7 +91,8 @@ fn rewrite_headers(
     // portcullis's token is for portcullis: the dashboard never sees it, on a
     // public route (where no token was asked for) as on any other.
     let ours = matches!(passage, Passage::Bearer(_))
-        || crate::bearer::presented(headers).is_some_and(|t| app.bearers.is_ours(t));
+        || (passage.may_carry_our_token()
+            && crate::bearer::presented(headers).is_some_and(|t| app.bearers.is_ours(t)));
     if ours {
         headers.remove(AUTHORIZATION);
     }

@@ -21,8 +21,12 @@ use crate::session::SessionClaims;
 /// Why a request may reach the upstream.
 #[derive(Debug)]
 pub enum Passage {
-    /// A live session (or a WebSocket ticket of one).
+    /// A live session's cookie. Any bearer token beside it was looked at and
+    /// is not portcullis's.
     Session(Arc<SessionClaims>),
+    /// A WebSocket upgrade's single-use ticket of a live session (judged by the
+    /// ticket alone).
+    Ticket(Arc<SessionClaims>),
     /// A portcullis bearer token (an API token or a paired device's), which
     /// goes no further than the gate.
     Bearer(Arc<SessionClaims>),
@@ -31,9 +35,17 @@ pub enum Passage {
 }
 
 impl Passage {
+    /// Whether the request may carry portcullis's own bearer token: it came in
+    /// on one, or no one looked (a ticket or a public route).
+    pub fn may_carry_our_token(&self) -> bool {
+        !matches!(self, Passage::Session(_))
+    }
+
     pub fn claims(&self) -> Option<&SessionClaims> {
         match self {
-            Passage::Session(claims) | Passage::Bearer(claims) => Some(claims),
+            Passage::Session(claims) | Passage::Ticket(claims) | Passage::Bearer(claims) => {
+                Some(claims)
+            }
             Passage::Public => None,
         }
     }
@@ -130,7 +142,8 @@ pub(super) async fn decide(
             .and_then(|q| without_param(q, "ticket"));
         return Ok((req, Passage::Public));
     }
-    if is_upgrade(headers) {
+    let upgrade = is_upgrade(headers);
+    if upgrade {
         if let Some(ticket) = req.param("ticket") {
             // Judged by the ticket alone: a cookie that comes along does not help.
             return match redeem_ticket(app, &req, &ticket, now).await {
@@ -139,7 +152,7 @@ pub(super) async fn decide(
                         .query
                         .as_deref()
                         .and_then(|q| without_param(q, "ticket"));
-                    Ok((req, Passage::Session(Arc::new(claims))))
+                    Ok((req, Passage::Ticket(Arc::new(claims))))
                 }
                 Err(reply) => Err(reply),
             };
@@ -154,7 +167,7 @@ pub(super) async fn decide(
         super::bearer::Bearer::Refused(reply) => return Err(reply),
         super::bearer::Bearer::Absent => {}
     }
-    if is_upgrade(headers) && !same_origin_upgrade(&req.origin, headers) {
+    if upgrade && !same_origin_upgrade(&req.origin, headers) {
         // Browsers always send Origin on a WebSocket handshake; one riding on the
         // cookie from another site is cross-site WebSocket hijacking.
         tracing::info!(path = %req.path, "refused a cookie-authenticated upgrade from a foreign or missing Origin");
@@ -166,7 +179,7 @@ pub(super) async fn decide(
     match authenticate(app, &req, headers, now) {
         Ok(Auth::Valid(claims)) => {
             // An upgrade's 101 is no place for a cookie; its next page view is.
-            let (claims, set_cookie) = if is_upgrade(headers) {
+            let (claims, set_cookie) = if upgrade {
                 (claims, None)
             } else {
                 refresh(app, &req, claims, now)

@@ -163,15 +163,21 @@ pub fn pairs(header: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
 /// The values of the cookie named exactly `name` (sealed values are ASCII; any
 /// other value cannot be ours and is skipped).
 pub fn values<'a>(header: &'a [u8], name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    raw_values(header, name).filter_map(|v| std::str::from_utf8(v).ok())
+}
+
+/// [`values`] as the bytes received, for a reader that checks them itself
+/// (the opened-cookie cache compares them byte for byte).
+pub fn raw_values<'a>(header: &'a [u8], name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
     pairs(header).filter_map(move |(n, v)| {
         if n != name.as_bytes() {
             return None;
         }
-        let v = v
-            .strip_prefix(b"\"")
-            .and_then(|v| v.strip_suffix(b"\""))
-            .unwrap_or(v);
-        std::str::from_utf8(v).ok()
+        Some(
+            v.strip_prefix(b"\"")
+                .and_then(|v| v.strip_suffix(b"\""))
+                .unwrap_or(v),
+        )
     })
 }
 

@@ -143,16 +143,18 @@ impl Sessions {
 
     /// The claims of one sealed cookie value, when it is authentic and unexpired.
     pub fn open(&self, value: &str, now: i64) -> Option<Arc<SessionClaims>> {
-        self.open_noting_use(value, now).map(|(claims, _)| claims)
+        self.open_noting_use(value.as_bytes(), now)
+            .map(|(claims, _)| claims)
     }
 
     /// [`Sessions::open`], and whether this use is due to be written down as
     /// the session's "last seen" (on this instance: at sign-in, then at most
     /// once a minute; see [`crate::ledger`]).
-    pub fn open_noting_use(&self, value: &str, now: i64) -> Option<(Arc<SessionClaims>, bool)> {
+    pub fn open_noting_use(&self, value: &[u8], now: i64) -> Option<(Arc<SessionClaims>, bool)> {
         let (claims, due) = match self.opened.get(value, now) {
             Some(hit) => hit,
             None => {
+                let value = std::str::from_utf8(value).ok()?;
                 let claims = Arc::new(self.codec.open::<SessionClaims>(value)?);
                 self.opened.insert(value, &claims, now);
                 (claims, true)

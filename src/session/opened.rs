@@ -75,8 +75,7 @@ impl std::hash::Hasher for TagHasher {
 }
 
 impl Key {
-    fn of(sealed: &str) -> Option<Key> {
-        let bytes = sealed.as_bytes();
+    fn of(bytes: &[u8]) -> Option<Key> {
         let tail = bytes.get(bytes.len().checked_sub(22)?..)?;
         let mut key = [0u8; 22];
         key.copy_from_slice(tail);
@@ -87,11 +86,11 @@ impl Key {
 impl Opened {
     /// The claims `sealed` opened to before, if it did, and whether its use at
     /// `now` is due to be written down (at most once a [`SEEN_EVERY_SECS`]).
-    pub fn get(&self, sealed: &str, now: i64) -> Option<(Arc<SessionClaims>, bool)> {
+    pub fn get(&self, sealed: &[u8], now: i64) -> Option<(Arc<SessionClaims>, bool)> {
         let key = Key::of(sealed)?;
         let map = self.map.read().ok()?;
         match map.get(&key) {
-            Some(e) if *e.sealed == *sealed => {
+            Some(e) if e.sealed.as_bytes() == sealed => {
                 let last = e.seen.load(Ordering::Relaxed);
                 let due = now - last >= SEEN_EVERY_SECS
                     && e.seen
@@ -105,7 +104,7 @@ impl Opened {
 
     /// Remembers that `sealed` opened to `claims`, its use written down at `now`.
     pub fn insert(&self, sealed: &str, claims: &Arc<SessionClaims>, now: i64) {
-        let Some(key) = Key::of(sealed) else {
+        let Some(key) = Key::of(sealed.as_bytes()) else {
             return;
         };
         let Ok(mut map) = self.map.write() else {
@@ -149,11 +148,14 @@ mod tests {
         let o = Opened::default();
         let sealed = format!("{}{}", "A".repeat(40), "TAG-of-twenty-two-char");
         o.insert(&sealed, &Arc::new(claims("s1")), 0);
-        assert_eq!(o.get(&sealed, 1), Some((Arc::new(claims("s1")), false)));
+        assert_eq!(
+            o.get(sealed.as_bytes(), 1),
+            Some((Arc::new(claims("s1")), false))
+        );
         // The same tag behind other bytes: a forgery that keeps the tag.
         let forged = format!("{}{}", "B".repeat(40), "TAG-of-twenty-two-char");
-        assert_eq!(o.get(&forged, 1), None);
-        assert_eq!(o.get("short", 1), None);
+        assert_eq!(o.get(forged.as_bytes(), 1), None);
+        assert_eq!(o.get(b"short", 1), None);
     }
 
     #[test]
@@ -161,10 +163,10 @@ mod tests {
         let o = Opened::default();
         let sealed = format!("{}{}", "A".repeat(40), "TAG-of-twenty-two-char");
         o.insert(&sealed, &Arc::new(claims("s1")), 1000);
-        assert!(!o.get(&sealed, 1059).unwrap().1);
-        assert!(o.get(&sealed, 1060).unwrap().1, "a minute on");
-        assert!(!o.get(&sealed, 1061).unwrap().1, "once");
-        assert!(o.get(&sealed, 1120).unwrap().1);
+        assert!(!o.get(sealed.as_bytes(), 1059).unwrap().1);
+        assert!(o.get(sealed.as_bytes(), 1060).unwrap().1, "a minute on");
+        assert!(!o.get(sealed.as_bytes(), 1061).unwrap().1, "once");
+        assert!(o.get(sealed.as_bytes(), 1120).unwrap().1);
     }
 
     #[test]

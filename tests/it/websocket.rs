@@ -437,3 +437,44 @@ async fn idle_websockets_hold_little_memory() {
         "{per_socket_kib:.1} KiB per idle WebSocket"
     );
 }
+
+/// A ticketed upgrade is judged by the ticket alone, so no one looked at its
+/// `Authorization`: a portcullis token riding along is still taken off before
+/// the upstream, and the dashboard's own passes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_portcullis_token_beside_a_ticket_never_reaches_the_upstream() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let world = World::new().await;
+    let own = "hunter2-operator-made";
+    let tokens = format!(
+        "[[tokens]]\nname = \"own\"\nsha256 = \"{}\"\nsubject = \"own\"\n",
+        portcullis::bearer::sha256_hex(own)
+    );
+    let proxy = Proxy::start(&world.config("", &tokens)).await;
+    let mut b = signed_in(&proxy).await;
+    for (authorization, forwarded) in [
+        (format!("Bearer {own}"), None),
+        ("Bearer pct_someapitoken0123456789".to_string(), None),
+        (
+            "Bearer the-dashboards-own".to_string(),
+            Some("Bearer the-dashboards-own"),
+        ),
+    ] {
+        let ticket = mint(&mut b, &proxy).await;
+        let mut req = format!("ws://{}/ws/request?ticket={ticket}", proxy.addr)
+            .into_client_request()
+            .unwrap();
+        req.headers_mut()
+            .insert("authorization", authorization.parse().unwrap());
+        let (mut ws, _) = tokio_tungstenite::connect_async(req)
+            .await
+            .expect("ticket upgrade");
+        let first: serde_json::Value =
+            serde_json::from_str(ws.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
+        assert_eq!(
+            first["headers"]["authorization"].as_str(),
+            forwarded,
+            "{authorization}"
+        );
+    }
+}
