@@ -173,3 +173,52 @@ async fn upstream_down_then_back_recovers() {
         "recovers when the dashboard returns"
     );
 }
+
+/// The gate judges a request's path with any invalid UTF-8 replaced; the
+/// upstream would read the raw bytes. So a target that is not UTF-8 is refused
+/// (400), even with a live session, and an absolute-form target reaches the
+/// upstream in origin form, as the path the gate judged. (The 400 has two
+/// guards: `forward::rewrite`'s UTF-8 check, and the replaced path failing to
+/// parse as the upstream's target; with the first skipped this stays green.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_target_the_gate_did_not_judge_byte_for_byte_never_reaches_the_upstream() {
+    let world = World::new().await;
+    let proxy = Proxy::start(&world.config("", "")).await;
+    let mut b = Browser::new();
+    assert_eq!(b.sign_in(&proxy, "/", "ada@example.com").await.status, 302);
+    let cookie = format!("portcullis_session={}", b.cookies["portcullis_session"]);
+    let raw_target = |target: &[u8]| {
+        let mut req = b"GET ".to_vec();
+        req.extend_from_slice(target);
+        req.extend_from_slice(
+            format!(
+                " HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        req
+    };
+    assert_eq!(
+        raw(&proxy, &raw_target(b"/api/echo")).await,
+        Some(200),
+        "the same request, UTF-8"
+    );
+    assert_eq!(
+        raw(&proxy, &raw_target(b"/api/echo/\xff\xfe")).await,
+        Some(400)
+    );
+
+    let mut s = TcpStream::connect(proxy.addr).await.unwrap();
+    s.write_all(&raw_target(b"http://127.0.0.1/api/echo?x=1"))
+        .await
+        .unwrap();
+    let mut all = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut all)).await;
+    let text = String::from_utf8_lossy(&all);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(
+        text.contains("\"uri\":\"/api/echo?x=1\""),
+        "origin form upstream: {text}"
+    );
+    still_serving(&proxy).await;
+}
