@@ -1,7 +1,8 @@
 //! Per-request work of the gate, measured alone: reading the session cookie
 //! (base64, XChaCha20-Poly1305, JSON), validating `next` and prefixes, and
-//! resolving a request's public origin, and the identity assertion (signed
-//! afresh, and reused as the hot path does).
+//! resolving a request's public origin, the identity assertion (signed
+//! afresh, and reused as the hot path does), routes, `[[public]]` and the
+//! Cookie header's cleaning.
 //!
 //!   cargo bench --bench gate
 
@@ -170,5 +171,50 @@ fn routes(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, cookie_codec, validators, assertion, routes);
+/// What every request asks of `[[public]]` and of the Cookie header it forwards.
+fn request_checks(c: &mut Criterion) {
+    let public = portcullis::public_routes::PublicRoutes::new(vec![
+        portcullis::config::PublicRoute {
+            path: "/static/".into(),
+            prefix: true,
+            methods: vec![http::Method::GET, http::Method::HEAD],
+        },
+        portcullis::config::PublicRoute {
+            path: "/api/status".into(),
+            prefix: false,
+            methods: vec![http::Method::GET],
+        },
+    ]);
+    c.bench_function("public: a path that is no public route's", |b| {
+        b.iter(|| public.matches(&http::Method::GET, black_box("/api/sessions/42/messages")))
+    });
+    c.bench_function("public: a public path, read for tricks", |b| {
+        b.iter(|| public.matches(&http::Method::GET, black_box("/static/app.3f9a.js")))
+    });
+    let mut headers = HeaderMap::new();
+    let sealed = "A".repeat(240);
+    headers.insert(
+        http::header::COOKIE,
+        format!("_ga=GA1.1.123; portcullis_session={sealed}; theme=dark")
+            .parse()
+            .unwrap(),
+    );
+    c.bench_function("cookie: strip portcullis's from a Cookie header", |b| {
+        b.iter(|| {
+            portcullis::session::cookie::strip(
+                black_box(&headers),
+                &["portcullis_session", "portcullis_pkce"],
+            )
+        })
+    });
+}
+
+criterion_group!(
+    benches,
+    cookie_codec,
+    validators,
+    assertion,
+    routes,
+    request_checks
+);
 criterion_main!(benches);
