@@ -63,13 +63,17 @@ pub fn rewrite(
     let mut parts = Parts::from(std::mem::replace(upstream, placeholder));
     rewrite_headers(app, req, passage, route, &mut parts.headers)?;
 
-    let path_and_query = upstream_target(
-        &route.upstream.base_path,
+    let (base, below, query) = (
+        route.upstream.base_path.as_str(),
         route.below(&req.path),
         req.query.as_deref(),
     );
-    if parts.uri.path_and_query().map(|p| p.as_str()) != Some(path_and_query.as_str()) {
-        parts.uri = path_and_query
+    let unchanged = parts
+        .uri
+        .path_and_query()
+        .is_some_and(|p| is_target(p.as_str(), base, below, query));
+    if !unchanged {
+        parts.uri = upstream_target(base, below, query)
             .parse::<Uri>()
             .or_err(HTTPStatus(400), "request path cannot be forwarded")?;
     }
@@ -96,14 +100,16 @@ fn rewrite_headers(
     if ours {
         headers.remove(AUTHORIZATION);
     }
-    let mut xff = String::new();
+    // The client's chain, believed only from a trusted proxy (read before the
+    // client's copies are removed below).
+    let mut chain = String::new();
     if req.peer_trusted {
         for v in headers.get_all(&X_FORWARDED_FOR) {
             if let Ok(v) = v.to_str() {
-                if !xff.is_empty() {
-                    xff.push_str(", ");
+                if !chain.is_empty() {
+                    chain.push_str(", ");
                 }
-                xff.push_str(v);
+                chain.push_str(v);
             }
         }
     }
@@ -139,14 +145,8 @@ fn rewrite_headers(
             headers.insert(ASSERTION, signed);
         }
     }
-    if let Some(peer) = req.peer {
-        if !xff.is_empty() {
-            xff.push_str(", ");
-        }
-        push_ip(&mut xff, peer);
-    }
-    if !xff.is_empty() {
-        headers.insert(X_FORWARDED_FOR, value(xff)?);
+    if let Some(xff) = forwarded_for(&chain, req.peer) {
+        headers.insert(X_FORWARDED_FOR, xff?);
     }
     headers.insert(
         X_FORWARDED_PROTO,
@@ -211,27 +211,69 @@ where
     }
 }
 
-/// Appends `ip` as `X-Forwarded-For` writes it, without the formatting machinery
-/// for the common IPv4 case.
-fn push_ip(out: &mut String, ip: IpAddr) {
-    match ip {
-        IpAddr::V4(v4) => {
-            for (i, octet) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push('.');
-                }
-                if octet >= 100 {
-                    out.push(char::from(b'0' + octet / 100));
-                }
-                if octet >= 10 {
-                    out.push(char::from(b'0' + octet / 10 % 10));
-                }
-                out.push(char::from(b'0' + octet % 10));
+/// `X-Forwarded-For`: the client's chain (if any) and then the peer. The
+/// common case, an IPv4 peer and no chain, is written on the stack.
+fn forwarded_for(chain: &str, peer: Option<IpAddr>) -> Option<Result<HeaderValue>> {
+    let mut v4 = [0u8; 15];
+    match peer {
+        Some(IpAddr::V4(ip)) if chain.is_empty() => {
+            let len = ipv4_text(ip, &mut v4);
+            Some(value(&v4[..len]))
+        }
+        Some(ip) => {
+            let mut xff = String::with_capacity(chain.len() + 2 + 39);
+            if !chain.is_empty() {
+                xff.push_str(chain);
+                xff.push_str(", ");
             }
+            match ip {
+                IpAddr::V4(ip) => {
+                    let len = ipv4_text(ip, &mut v4);
+                    xff.push_str(std::str::from_utf8(&v4[..len]).unwrap_or_default());
+                }
+                IpAddr::V6(ip) => {
+                    let _ = write!(xff, "{ip}");
+                }
+            }
+            Some(value(xff.as_str()))
         }
-        IpAddr::V6(v6) => {
-            let _ = write!(out, "{v6}");
+        None if chain.is_empty() => None,
+        None => Some(value(chain)),
+    }
+}
+
+/// Writes `ip` in dotted decimal into `out`, returning its length.
+fn ipv4_text(ip: std::net::Ipv4Addr, out: &mut [u8; 15]) -> usize {
+    let mut len = 0;
+    for (i, octet) in ip.octets().into_iter().enumerate() {
+        if i > 0 {
+            out[len] = b'.';
+            len += 1;
         }
+        if octet >= 100 {
+            out[len] = b'0' + octet / 100;
+            len += 1;
+        }
+        if octet >= 10 {
+            out[len] = b'0' + octet / 10 % 10;
+            len += 1;
+        }
+        out[len] = b'0' + octet % 10;
+        len += 1;
+    }
+    len
+}
+
+/// Whether `target` is already `upstream_target(base_path, path, query)`,
+/// asked without building it.
+fn is_target(target: &str, base_path: &str, path: &str, query: Option<&str>) -> bool {
+    let rest = target
+        .strip_prefix(base_path)
+        .and_then(|rest| rest.strip_prefix(path));
+    match (rest, query) {
+        (Some(rest), None) => rest.is_empty(),
+        (Some(rest), Some(q)) => rest.strip_prefix('?') == Some(q),
+        (None, _) => false,
     }
 }
 
@@ -360,6 +402,50 @@ mod tests {
         for bad in ["ada\tx", "adé", "ada\x7f", "ada\nx", "ada\rx", "ada\0"] {
             assert!(header_safe(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn forwarded_for_is_the_chain_then_the_peer() {
+        let xff = |chain: &str, peer: Option<&str>| {
+            forwarded_for(chain, peer.map(|p| p.parse().unwrap()))
+                .map(|v| v.unwrap().to_str().unwrap().to_string())
+        };
+        assert_eq!(xff("", Some("127.0.0.1")).as_deref(), Some("127.0.0.1"));
+        assert_eq!(
+            xff("", Some("203.0.113.255")).as_deref(),
+            Some("203.0.113.255")
+        );
+        assert_eq!(xff("", Some("10.20.0.9")).as_deref(), Some("10.20.0.9"));
+        assert_eq!(
+            xff("198.51.100.7, 10.0.0.1", Some("172.16.5.4")).as_deref(),
+            Some("198.51.100.7, 10.0.0.1, 172.16.5.4")
+        );
+        assert_eq!(xff("", Some("2001:db8::1")).as_deref(), Some("2001:db8::1"));
+        assert_eq!(
+            xff("198.51.100.7", Some("::1")).as_deref(),
+            Some("198.51.100.7, ::1")
+        );
+        assert_eq!(xff("198.51.100.7", None).as_deref(), Some("198.51.100.7"));
+        assert_eq!(xff("", None), None);
+    }
+
+    #[test]
+    fn a_target_is_recognised_only_when_it_is_the_one_built() {
+        for (base, path, query) in [
+            ("", "/lab", None),
+            ("/jupyter", "/lab", Some("a=1")),
+            ("/jupyter", "/", None),
+            ("", "/", Some("")),
+        ] {
+            let built = upstream_target(base, path, query);
+            assert!(is_target(&built, base, path, query), "{built}");
+        }
+        assert!(!is_target("/lab?a=1", "", "/lab", None));
+        assert!(!is_target("/lab", "", "/lab", Some("a=1")));
+        assert!(!is_target("/lab?a=2", "", "/lab", Some("a=1")));
+        assert!(!is_target("/lab", "/jupyter", "/lab", None));
+        assert!(!is_target("/jupyter/lab/x", "/jupyter", "/lab", None));
+        assert!(!is_target("/lab", "", "/lab/", None));
     }
 
     #[test]
