@@ -13,3 +13,4 @@ pub const X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-
 pub const X_REQUESTED_WITH: HeaderName = HeaderName::from_static("x-requested-with");
 pub const SEC_FETCH_MODE: HeaderName = HeaderName::from_static("sec-fetch-mode");
 pub const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
+pub const X_PORTCULLIS_ASSERTION: HeaderName = HeaderName::from_static(crate::assertion::HEADER);

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN, REFERER};
 use http::request::Parts;
-use http::{HeaderMap, HeaderName, HeaderValue, Uri};
+use http::{HeaderMap, HeaderValue, Uri};
 use pingora::http::RequestHeader;
 use pingora::prelude::*;
 
@@ -16,7 +16,7 @@ use super::Passage;
 use crate::app::App;
 use crate::header_names::{
     X_FORWARDED_EMAIL, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PREFIX, X_FORWARDED_PROTO,
-    X_FORWARDED_USER,
+    X_FORWARDED_USER, X_PORTCULLIS_ASSERTION,
 };
 use crate::request::RequestInfo;
 use crate::routing::Route;
@@ -25,7 +25,6 @@ use crate::session::cookie;
 /// The most headers `rewrite_headers` adds: the two identity headers, the
 /// assertion and the four `X-Forwarded-*`.
 const IDENTITY_AND_FORWARDED_HEADERS: usize = 7;
-const ASSERTION: HeaderName = HeaderName::from_static(crate::assertion::HEADER);
 
 /// Whether a client-sent request header is one portcullis alone may set, or could
 /// be read as one: every `X-Forwarded-*`, `Forwarded` and `X-Real-IP`, and every
@@ -94,9 +93,15 @@ fn rewrite_headers(
     headers.reserve(IDENTITY_AND_FORWARDED_HEADERS);
     // portcullis's token is for portcullis: the dashboard never sees it, on a
     // public route (where no token was asked for) as on any other.
-    let ours = matches!(passage, Passage::Bearer(_))
-        || (passage.may_carry_our_token()
-            && crate::bearer::presented(headers).is_some_and(|t| app.bearers.is_ours(t)));
+    let ours = match passage {
+        Passage::Bearer(_) => true,
+        // `decide` looked at its bearer token already, and it was not ours.
+        Passage::Session(_) => false,
+        // No one looked: the ticket or the public path was enough.
+        Passage::Ticket(_) | Passage::Public => {
+            crate::bearer::presented(headers).is_some_and(|t| app.bearers.is_ours(t))
+        }
+    };
     if ours {
         headers.remove(AUTHORIZATION);
     }
@@ -142,7 +147,7 @@ fn rewrite_headers(
                     "the identity assertion cannot be signed",
                 );
             };
-            headers.insert(ASSERTION, signed);
+            headers.insert(X_PORTCULLIS_ASSERTION, signed);
         }
     }
     if let Some(xff) = forwarded_for(&chain, req.peer) {

@@ -35,12 +35,6 @@ pub enum Passage {
 }
 
 impl Passage {
-    /// Whether the request may carry portcullis's own bearer token: it came in
-    /// on one, or no one looked (a ticket or a public route).
-    pub fn may_carry_our_token(&self) -> bool {
-        !matches!(self, Passage::Session(_))
-    }
-
     pub fn claims(&self) -> Option<&SessionClaims> {
         match self {
             Passage::Session(claims) | Passage::Ticket(claims) | Passage::Bearer(claims) => {
