@@ -193,10 +193,7 @@ async fn paths_an_upstream_would_read_otherwise_are_never_public() {
 async fn a_portcullis_token_on_a_public_route_never_reaches_the_upstream() {
     let world = World::new().await;
     let own = "hunter2-operator-made";
-    let tokens = format!(
-        "[[tokens]]\nname = \"own\"\nsha256 = \"{}\"\nsubject = \"own\"\n",
-        portcullis::bearer::sha256_hex(own)
-    );
+    let tokens = crate::common::operator_token(own);
     let proxy = Proxy::start(&world.config("", &format!("{PUBLIC}{tokens}"))).await;
     let client = reqwest::Client::new();
     let seen = |authorization: String| {

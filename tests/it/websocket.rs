@@ -446,10 +446,7 @@ async fn a_portcullis_token_beside_a_ticket_never_reaches_the_upstream() {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let world = World::new().await;
     let own = "hunter2-operator-made";
-    let tokens = format!(
-        "[[tokens]]\nname = \"own\"\nsha256 = \"{}\"\nsubject = \"own\"\n",
-        portcullis::bearer::sha256_hex(own)
-    );
+    let tokens = crate::common::operator_token(own);
     let proxy = Proxy::start(&world.config("", &tokens)).await;
     let mut b = signed_in(&proxy).await;
     for (authorization, forwarded) in [

@@ -450,6 +450,14 @@ impl Browser {
     }
 }
 
+/// A `[[tokens]]` entry named `own` for the operator-made token `token`.
+pub fn operator_token(token: &str) -> String {
+    format!(
+        "[[tokens]]\nname = \"own\"\nsha256 = \"{}\"\nsubject = \"own\"\n",
+        portcullis::bearer::sha256_hex(token)
+    )
+}
+
 pub fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
